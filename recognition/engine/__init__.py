@@ -1,0 +1,1 @@
+"""Recognition engine: pure Python, NumPy, OpenCV and Keras; never imports Django."""

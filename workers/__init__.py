@@ -1,0 +1,1 @@
+"""Celery tasks: take ids, load rows, call one service, retry transient errors."""

@@ -28,7 +28,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 # The insecure key exists so `make run` works on a fresh clone; the
 # production settings refuse to start with it.
-INSECURE_SECRET_KEY = "django-insecure-local-development-only"
+INSECURE_SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - refused in production
 SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -85,6 +85,14 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # A web process and a worker write to the same file: wait for the lock
+    # instead of failing, and take it at BEGIN so two writers never deadlock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # The test database is a file, not memory, so a real worker process in the
+    # tests can share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -112,6 +120,17 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", BASE_DIR / "models"))
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
 
+# Uploads are checked before anything is stored: bytes per file, files per
+# upload, pages per file (PDF, TIFF) and pixels per page (decompression bombs).
+UPLOAD_MAX_FILE_BYTES = int(os.environ.get("UPLOAD_MAX_FILE_BYTES", str(25 * 1024 * 1024)))
+UPLOAD_MAX_FILES = int(os.environ.get("UPLOAD_MAX_FILES", "50"))
+UPLOAD_MAX_PAGES = int(os.environ.get("UPLOAD_MAX_PAGES", "20"))
+UPLOAD_MAX_PIXELS = int(os.environ.get("UPLOAD_MAX_PIXELS", "40000000"))
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
+# Fields read at least this sure skip the review queue; they are marked
+# auto_accepted so their error rate can still be measured.
+REVIEW_AUTO_ACCEPT_THRESHOLD = float(os.environ.get("REVIEW_AUTO_ACCEPT_THRESHOLD", "0.98"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -121,6 +140,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "recognition.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handwriting recognition API",
@@ -153,7 +173,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With acks_late, a task whose worker died is redelivered after this many
 # seconds; it must exceed the longest task (training runs for minutes).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 LOGGING = {

@@ -1,5 +1,6 @@
-"""Database models of the recognition app."""
+"""Database models of the recognition app: templates, documents, pages, field results, corrections."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -20,3 +21,185 @@ class WorkerProbe(models.Model):
     def __str__(self) -> str:
         state = f"answered by {self.worker_hostname}" if self.answered_at else "waiting"
         return f"Worker probe {self.pk} ({state})"
+
+
+class FormTemplate(models.Model):
+    """A printed form (or the bank check): its format-1 JSON and the blank reference image."""
+
+    class Kind(models.TextChoices):
+        FORM = "form", "Form"
+        CHECK = "check", "Bank check"
+
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FORM)
+    # The template document of format hwr-form-template/1; its "image" key is
+    # rewritten to the stored blank image's name.
+    definition = models.JSONField()
+    image = models.ImageField(upload_to="templates/")
+    bundled = models.BooleanField(
+        default=False, help_text="Loaded from recognition/forms_data by seed_templates."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def fields(self) -> list[dict]:
+        return list(self.definition.get("fields", []))
+
+
+class Document(models.Model):
+    """One upload: the pages of one or more files, read against one template."""
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        PARTIAL = "partial", "Done, some pages failed"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="documents")
+    template = models.ForeignKey(FormTemplate, on_delete=models.PROTECT, related_name="documents")
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+
+class Page(models.Model):
+    """One page image of a document and the state of its recognition.
+
+    The status machine is queued -> processing -> done | failed; a page in
+    processing may be taken again (its worker died), a finished page never.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.FAILED)
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    number = models.PositiveIntegerField(help_text="1-based position in the document.")
+    source_name = models.CharField(max_length=255, help_text="The uploaded file this page came from.")
+    image = models.ImageField(upload_to="pages/")
+    # The page warped into template coordinates: field and character crops come from it.
+    aligned_image = models.ImageField(upload_to="aligned/", blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    alignment_score = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True, help_text="The hwr-form-result/1 document as read.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["document", "number"], name="unique_page_number")]
+
+    def __str__(self) -> str:
+        return f"{self.document.name} page {self.number}"
+
+
+class FieldResult(models.Model):
+    """What was read in one field of one page, and where its review stands."""
+
+    class ReviewState(models.TextChoices):
+        PENDING = "pending", "Needs review"
+        AUTO_ACCEPTED = "auto_accepted", "Auto-accepted"
+        ACCEPTED = "accepted", "Accepted as read"
+        CORRECTED = "corrected", "Corrected"
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="fields")
+    position = models.PositiveIntegerField(help_text="Order of the field in its template.")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20)
+    box = models.JSONField(help_text="[x, y, width, height] in template coordinates.")
+    recognized_text = models.CharField(max_length=255, blank=True)
+    text = models.CharField(max_length=255, blank=True, help_text="The current text: as read, or corrected.")
+    confidence = models.FloatField()
+    chars = models.JSONField(default=list, help_text="Per character: text, confidence, box, alternatives.")
+    model_version = models.CharField(max_length=100, blank=True)
+    review_state = models.CharField(max_length=16, choices=ReviewState.choices, default=ReviewState.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["page_id", "position"]
+        indexes = [models.Index(fields=["review_state", "confidence"], name="review_queue_index")]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.text!r} ({self.confidence:.2f})"
+
+
+class Correction(models.Model):
+    """A person's correction of one field: who, when, what it said before and after."""
+
+    field = models.ForeignKey(FieldResult, on_delete=models.CASCADE, related_name="corrections")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    old_text = models.CharField(max_length=255, blank=True)
+    new_text = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_text!r} -> {self.new_text!r}"
+
+
+class TrainingSample(models.Model):
+    """A labelled character crop for retraining, made from a correction."""
+
+    kind = models.CharField(max_length=20, help_text="Classifier kind: digits, letters or alnum.")
+    label = models.CharField(max_length=4)
+    image = models.ImageField(upload_to="samples/")
+    correction = models.ForeignKey(
+        Correction, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_samples"
+    )
+    predicted_label = models.CharField(max_length=4, blank=True)
+    excluded = models.BooleanField(default=False, help_text="Left out of training (e.g. a wrong label).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} sample {self.label!r}"
+
+
+class ModelVersion(models.Model):
+    """A trained character classifier on disk (MODEL_DIR/<kind>/<version>/) and its standing."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANDIDATE = "candidate", "Candidate"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=20)
+    version = models.CharField(max_length=40)
+    path = models.CharField(max_length=500)
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CANDIDATE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "version"], name="unique_model_version")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}@{self.version} ({self.status})"

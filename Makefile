@@ -1,0 +1,6 @@
+# Shortcuts for the two set-up commands in the README.
+.PHONY: run test
+run:
+	./dev run
+test:
+	./dev test

@@ -1,0 +1,107 @@
+"""Session-wide test fixtures: a real Redis broker and a real Celery worker process.
+
+Locally the tests use SQLite and a Redis this session starts; in CI, the
+`./dev test` command points DATABASE_URL and CELERY_BROKER_URL at the
+machine's PostgreSQL and Redis. Nothing runs in Celery's eager mode: a task
+goes through the broker to a separate worker process, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+
+from scripts.local_redis import find_or_start_redis
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKER_QUEUES = "default,pages,training"
+WORKER_READY_TIMEOUT = 90.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The broker must be known before any test sends a task. A Redis named in
+    # the environment is used as it is (CI); otherwise this session starts one.
+    redis = find_or_start_redis(os.environ.get("CELERY_BROKER_URL"))
+    config._hwr_redis = redis  # stopped in pytest_unconfigure
+    os.environ["CELERY_BROKER_URL"] = redis.url
+    settings.CELERY_BROKER_URL = redis.url
+    from hwr_site.celery import app
+
+    app.conf.broker_url = redis.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    redis = getattr(config, "_hwr_redis", None)
+    if redis is not None:
+        redis.stop()
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MEDIA_ROOT for the test process and the worker process alike."""
+    path = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = path
+    return path
+
+
+def database_url_for(database: dict) -> str:
+    """A DATABASE_URL naming the database Django is connected to now (the test database)."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    base = urlsplit(os.environ.get("DATABASE_URL", ""))
+    user = quote(database.get("USER") or "")
+    password = f":{quote(database['PASSWORD'])}" if database.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    netloc = f"{credentials}{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
+    return urlunsplit((base.scheme or "postgresql", netloc, f"/{database['NAME']}", "", ""))
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, media_root: Path, tmp_path_factory):
+    """A real `celery worker` process on all queues, using the test database.
+
+    Use it from tests marked `django_db(transaction=True)`, so that what the
+    test writes is committed and the worker can see it.
+    """
+    from hwr_site.celery import app
+
+    worker_name = f"pytest-{uuid.uuid4().hex[:8]}@localhost"
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for(settings.DATABASES["default"]),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEDIA_ROOT": str(media_root),
+        "MODEL_DIR": str(settings.MODEL_DIR),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "hwr_site", "worker",
+        "--pool=solo", "--queues", WORKER_QUEUES, "--hostname", worker_name,
+        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT
+        while not app.control.ping(destination=[worker_name], timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Celery worker did not start; its log:\n{log_path.read_text()}")
+        yield worker_name
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if os.environ.get("HWR_SHOW_WORKER_LOG"):
+            sys.stderr.write(log_path.read_text())

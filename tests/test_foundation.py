@@ -1,0 +1,102 @@
+"""The plumbing: settings, health, login, and a task through a real broker to a real worker."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from recognition import services
+from recognition.models import WorkerProbe
+from tests.helpers import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REAL_SECRET_KEY = "k3y-" + "x7Qp9LmZ2vR8tY4wN6bC1dF5gH0jK3sA" * 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_task_goes_through_broker_to_a_worker_and_its_result_reaches_the_database(celery_worker_process):
+    probe = services.worker_probe_create()
+
+    def answered():
+        probe.refresh_from_db()
+        return probe.answered_at is not None
+
+    wait_for(answered, timeout=60, message="the worker to answer the probe")
+    assert probe.worker_hostname == celery_worker_process
+    assert WorkerProbe.objects.filter(answered_at__isnull=False).count() == 1
+
+
+@pytest.mark.django_db
+def test_answering_a_probe_twice_keeps_the_first_answer():
+    probe = WorkerProbe.objects.create()
+    first = services.worker_probe_answer(probe_id=probe.pk, worker_hostname="first@host")
+    second = services.worker_probe_answer(probe_id=probe.pk, worker_hostname="second@host")
+    assert second.worker_hostname == "first@host"
+    assert second.answered_at == first.answered_at
+
+
+@pytest.mark.django_db
+def test_home_requires_login(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_health_reports_database_and_broker(client):
+    response = client.get(reverse("health"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] is True
+    assert body["broker"] is True
+    assert isinstance(body["workers"], list)
+
+
+@pytest.mark.django_db
+def test_api_requires_authentication(client):
+    assert client.get("/api/health/").status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_served_to_a_logged_in_user(client, django_user_model):
+    user = django_user_model.objects.create_user("schema-reader", password="pw-12345-long")
+    client.force_login(user)
+    response = client.get(reverse("api-schema"))
+    assert response.status_code == 200
+    assert b"openapi" in response.content
+
+
+def run_with_production_settings(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    clean_env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    clean_env.update(DJANGO_SETTINGS_MODULE="hwr_site.settings_production", **env)
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, env=clean_env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"ALLOWED_HOSTS": "hwr.example.org"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "django-insecure-local-development-only", "ALLOWED_HOSTS": "h.org"}, "SECRET_KEY"),
+        ({"SECRET_KEY": REAL_SECRET_KEY}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": REAL_SECRET_KEY, "ALLOWED_HOSTS": "h.org", "DEBUG": "true"}, "DEBUG"),
+    ],
+)
+def test_production_settings_refuse_insecure_defaults(env, complaint):
+    result = run_with_production_settings(["manage.py", "check"], **env)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = run_with_production_settings(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        SECRET_KEY=REAL_SECRET_KEY,
+        ALLOWED_HOSTS="hwr.example.org",
+    )
+    assert result.returncode == 0, result.stderr

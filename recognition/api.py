@@ -1,12 +1,27 @@
 """REST API views (Django REST framework): translate HTTP to services and selectors."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recognition import selectors
+from recognition import selectors, services
+from recognition.exceptions import Forbidden
+from recognition.models import ModelVersion
+from recognition.permissions import IsAdminOrReadOnly, can_upload
+from recognition.serializers import (
+    DocumentDetailSerializer,
+    DocumentSerializer,
+    DocumentUploadSerializer,
+    FieldCorrectSerializer,
+    FieldSerializer,
+    ModelVersionSerializer,
+    TemplateCreateSerializer,
+    TemplateSerializer,
+)
 
 
 class HealthView(APIView):
@@ -24,3 +39,141 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(selectors.system_status())
+
+
+class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Documents the caller may see: their own (reviewers and admins: all). POST uploads files."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.document_list_for_user(user=self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return DocumentDetailSerializer
+        if self.action == "create":
+            return DocumentUploadSerializer
+        return DocumentSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": DocumentUploadSerializer}, responses={201: DocumentDetailSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        if not can_upload(request.user):
+            raise Forbidden("Your account may not upload documents.")
+        upload = DocumentUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        document = services.document_upload(
+            owner=request.user,
+            template=upload.validated_data["template"],
+            files=upload.validated_data["files"],
+        )
+        return Response(DocumentDetailSerializer(document).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "DocumentResults",
+            {
+                "document": serializers.IntegerField(),
+                "name": serializers.CharField(),
+                "template": serializers.CharField(),
+                "status": serializers.CharField(),
+                "created": serializers.DateTimeField(),
+                "pages": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> Response:
+        """Per page, a hwr-form-result/1 document with the reviewers' corrections applied."""
+        document = selectors.document_get_for_user(user=request.user, document_id=int(pk))
+        return Response(selectors.document_results(document=document))
+
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        """Page counts by status, for polling."""
+        document = selectors.document_get_for_user(user=request.user, document_id=int(pk))
+        return Response(selectors.document_progress(document=document))
+
+
+class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Recognized fields the caller may see; `?needs_review=true` gives the review queue's order."""
+
+    serializer_class = FieldSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("document", int, description="Only this document's fields."),
+            OpenApiParameter(
+                "needs_review", bool, description="Only fields waiting for a person, least sure first."
+            ),
+        ]
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        if params.get("needs_review", "").lower() in ("1", "true", "yes"):
+            fields = selectors.review_queue(user=self.request.user)
+        else:
+            fields = selectors.field_list_for_user(user=self.request.user).order_by(
+                "page__document_id", "page__number", "position"
+            )
+        document = params.get("document")
+        if document and document.isdigit():
+            fields = fields.filter(page__document_id=int(document))
+        return fields
+
+    @extend_schema(request=FieldCorrectSerializer, responses=FieldSerializer)
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Request, pk: str | None = None) -> Response:
+        """Save a person's text for the field (a Correction and training samples are recorded)."""
+        field = selectors.field_get_for_user(user=request.user, field_id=int(pk))
+        body = FieldCorrectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        field = services.field_correct(field_id=field.pk, user=request.user, text=body.validated_data["text"])
+        return Response(FieldSerializer(field).data)
+
+    @extend_schema(request=None, responses=FieldSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        """Accept the field as read."""
+        field = selectors.field_get_for_user(user=request.user, field_id=int(pk))
+        field = services.field_accept(field_id=field.pk, user=request.user)
+        return Response(FieldSerializer(field).data)
+
+
+class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Form templates; admins may create one from a format-1 JSON and its blank image."""
+
+    permission_classes = [IsAdminOrReadOnly]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        return selectors.template_list()
+
+    def get_serializer_class(self):
+        return TemplateCreateSerializer if self.action == "create" else TemplateSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": TemplateCreateSerializer}, responses={201: TemplateSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        body = TemplateCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        template = services.template_save(
+            definition=body.validated_data["definition"],
+            image_data=body.validated_data["image"].read(),
+            kind=body.validated_data["kind"],
+        )
+        return Response(TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+
+
+class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Trained character models known to the system and their standing."""
+
+    serializer_class = ModelVersionSerializer
+    queryset = ModelVersion.objects.all()

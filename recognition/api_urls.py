@@ -1,9 +1,17 @@
 """REST API URLs (Django REST framework), mounted under /api/."""
 
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from recognition import api
 
+router = SimpleRouter()
+router.register("documents", api.DocumentViewSet, basename="api-document")
+router.register("fields", api.FieldViewSet, basename="api-field")
+router.register("templates", api.TemplateViewSet, basename="api-template")
+router.register("model-versions", api.ModelVersionViewSet, basename="api-model-version")
+
 urlpatterns = [
     path("health/", api.HealthView.as_view(), name="api-health"),
+    *router.urls,
 ]

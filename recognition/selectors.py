@@ -1,11 +1,15 @@
 """Read-only queries used by views, the API and services."""
 
 import logging
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from recognition.models import WorkerProbe
+from recognition.exceptions import NotFound
+from recognition.models import Document, FieldResult, FormTemplate, Page, WorkerProbe
+from recognition.permissions import can_see_all_documents
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +41,176 @@ def system_status(*, worker_timeout: float = 1.0) -> dict:
     except Exception as error:
         logger.warning("Health check: broker unreachable: %s", error)
     return status
+
+
+# --- documents, pages and fields, as a given user may see them ------------------------------
+
+
+def document_list_for_user(*, user) -> QuerySet[Document]:
+    """Documents the user may see: their own; reviewers and admins see all."""
+    documents = Document.objects.select_related("template", "owner")
+    if can_see_all_documents(user):
+        return documents
+    return documents.filter(owner=user)
+
+
+def document_get_for_user(*, user, document_id: int) -> Document:
+    """One document, or NotFound when it does not exist or the user may not see it (no id leaks)."""
+    document = document_list_for_user(user=user).filter(pk=document_id).first()
+    if document is None:
+        raise NotFound("No such document.")
+    return document
+
+
+def field_list_for_user(*, user) -> QuerySet[FieldResult]:
+    fields = FieldResult.objects.select_related("page__document__template")
+    if can_see_all_documents(user):
+        return fields
+    return fields.filter(page__document__owner=user)
+
+
+def field_get_for_user(*, user, field_id: int) -> FieldResult:
+    field = field_list_for_user(user=user).filter(pk=field_id).first()
+    if field is None:
+        raise NotFound("No such field.")
+    return field
+
+
+def review_queue(*, user) -> QuerySet[FieldResult]:
+    """Fields that need a person, least confident first, across the documents the user may see."""
+    return (
+        field_list_for_user(user=user)
+        .filter(review_state=FieldResult.ReviewState.PENDING, page__status=Page.Status.DONE)
+        .order_by("confidence", "pk")
+    )
+
+
+def review_next(*, user, after_field_id: int | None = None) -> FieldResult | None:
+    """The next field to review; `after_field_id` skips the field just handled even if still pending."""
+    queue = review_queue(user=user)
+    if after_field_id is not None:
+        queue = queue.exclude(pk=after_field_id)
+    return queue.first()
+
+
+def document_progress(*, document: Document) -> dict:
+    """Page counts by status and per-page state, for the live progress poll."""
+    pages = list(document.pages.order_by("number").values("pk", "number", "status", "error", "source_name"))
+    counts = {status: 0 for status in Page.Status.values}
+    for page in pages:
+        counts[page["status"]] += 1
+    finished = counts[Page.Status.DONE] + counts[Page.Status.FAILED]
+    return {
+        "document": document.pk,
+        "status": document.status,
+        "pages_total": len(pages),
+        "pages_finished": finished,
+        "counts": counts,
+        "finished": document.status != Document.Status.PROCESSING,
+        "pages": [
+            {
+                "id": page["pk"],
+                "number": page["number"],
+                "status": page["status"],
+                "error": page["error"],
+                "source": page["source_name"],
+            }
+            for page in pages
+        ],
+    }
+
+
+def field_as_result(field: FieldResult) -> dict:
+    """A field as an entry of hwr-form-result/1, with the review state and current text."""
+    return {
+        "name": field.name,
+        "kind": field.kind,
+        "text": field.text,
+        "recognized_text": field.recognized_text,
+        "confidence": field.confidence,
+        "review_state": field.review_state,
+        "model": field.model_version,
+        "chars": field.chars,
+    }
+
+
+def document_results(*, document: Document) -> dict:
+    """A document's results: per page, a hwr-form-result/1 document with corrections applied."""
+    pages = []
+    for page in document.pages.order_by("number").prefetch_related("fields"):
+        entry: dict = {"number": page.number, "source": page.source_name, "status": page.status}
+        if page.status == Page.Status.FAILED:
+            entry["error"] = page.error
+        if page.status == Page.Status.DONE:
+            result = {
+                "format": "hwr-form-result/1",
+                "template": document.template.name,
+                "model": (page.result or {}).get("model", ""),
+                "fields": [field_as_result(field) for field in page.fields.all()],
+            }
+            if page.alignment_score is not None:
+                result["alignment"] = {"score": page.alignment_score}
+            entry["result"] = result
+        pages.append(entry)
+    return {
+        "document": document.pk,
+        "name": document.name,
+        "template": document.template.name,
+        "status": document.status,
+        "created": document.created_at.isoformat(),
+        "pages": pages,
+    }
+
+
+EXPORT_COLUMNS = [
+    "document_id",
+    "document",
+    "page",
+    "source",
+    "field",
+    "kind",
+    "text",
+    "recognized_text",
+    "confidence",
+    "review_state",
+    "model",
+]
+
+
+def export_rows(*, documents: Iterable[Document]) -> Iterator[dict]:
+    """One row per field of every read page of the given documents, in order."""
+    fields = (
+        FieldResult.objects.filter(page__document__in=documents)
+        .select_related("page__document")
+        .order_by("page__document_id", "page__number", "position")
+    )
+    for field in fields:
+        yield {
+            "document_id": field.page.document_id,
+            "document": field.page.document.name,
+            "page": field.page.number,
+            "source": field.page.source_name,
+            "field": field.name,
+            "kind": field.kind,
+            "text": field.text,
+            "recognized_text": field.recognized_text,
+            "confidence": round(field.confidence, 4),
+            "review_state": field.review_state,
+            "model": field.model_version,
+        }
+
+
+def template_list() -> QuerySet[FormTemplate]:
+    return FormTemplate.objects.all()
+
+
+def template_get(*, template_id: int) -> FormTemplate:
+    template = FormTemplate.objects.filter(pk=template_id).first()
+    if template is None:
+        raise NotFound("No such template.")
+    return template
+
+
+def template_export(*, template: FormTemplate) -> dict:
+    """The format-1 JSON of a template, naming its image file as exported beside it."""
+    return {**template.definition, "image": f"{template.name}.png"}

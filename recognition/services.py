@@ -1,9 +1,79 @@
-"""Business rules that change data: one function per action, one transaction each."""
+"""Business rules that change data: one function per action, one transaction each.
 
+check_* functions validate and raise domain errors; the others change rows.
+Nothing here imports TensorFlow: recognition itself is passed in by the
+worker task as a `read_page` callable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
+from PIL import Image
 
-from recognition.models import WorkerProbe
+from recognition.exceptions import Conflict, InvalidInput
+from recognition.models import (
+    Correction,
+    Document,
+    FieldResult,
+    FormTemplate,
+    ModelVersion,
+    Page,
+    TrainingSample,
+    WorkerProbe,
+)
+
+logger = logging.getLogger(__name__)
+
+# A page whose processing was started this many times without finishing keeps
+# killing its worker (out of memory, a native crash): fail it instead of looping.
+MAX_PAGE_ATTEMPTS = 4
+# Characters a person may type into a field of each kind; amounts keep their separator.
+CORRECTION_ALPHABETS = {
+    "digits": set("0123456789"),
+    "date": set("0123456789"),
+    "letters": set("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    "alnum": set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    "amount": set("0123456789.,"),
+}
+# Which classifier a character of each field kind trains (as in recognition.engine.templates).
+SAMPLE_KINDS = {
+    "digits": "digits",
+    "date": "digits",
+    "amount": "digits",
+    "letters": "letters",
+    "alnum": "alnum",
+}
+BUNDLED_TEMPLATES_DIR = Path(__file__).resolve().parent / "forms_data"
+
+
+class UploadedFileLike(Protocol):
+    name: str
+    size: int
+
+    def read(self, size: int = -1) -> bytes: ...
+
+
+class PageReadingLike(Protocol):
+    result: dict
+    aligned: np.ndarray
+
+
+# --- health probe -----------------------------------------------------------------------------
 
 
 def worker_probe_create() -> WorkerProbe:
@@ -25,3 +95,472 @@ def worker_probe_answer(*, probe_id: int, worker_hostname: str) -> WorkerProbe:
             probe.worker_hostname = worker_hostname[:255]
             probe.save(update_fields=["answered_at", "worker_hostname"])
     return probe
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckedFile:
+    """An uploaded file that passed every check, decoded into its pages."""
+
+    name: str
+    pages: list[np.ndarray]
+
+
+def check_upload_files(*, files: Sequence[UploadedFileLike]) -> list[CheckedFile]:
+    """Validate uploaded files by content, size, page count and pixels; return their decoded pages.
+
+    Nothing is stored here, so a refused file leaves nothing behind.
+    """
+    from recognition.engine.pages import load_pages
+
+    if not files:
+        raise InvalidInput("Choose at least one file to upload.")
+    if len(files) > settings.UPLOAD_MAX_FILES:
+        raise InvalidInput(f"At most {settings.UPLOAD_MAX_FILES} files per upload; you sent {len(files)}.")
+    checked = []
+    total_pages = 0
+    for uploaded in files:
+        name = Path(uploaded.name or "upload").name[:200]
+        # The size is checked before the bytes are read into memory.
+        if uploaded.size is not None and uploaded.size > settings.UPLOAD_MAX_FILE_BYTES:
+            raise InvalidInput(
+                f"{name}: the file is {uploaded.size} bytes, more than the limit of "
+                f"{settings.UPLOAD_MAX_FILE_BYTES} bytes."
+            )
+        data = uploaded.read(settings.UPLOAD_MAX_FILE_BYTES + 1)
+        if len(data) > settings.UPLOAD_MAX_FILE_BYTES:
+            raise InvalidInput(
+                f"{name}: the file is larger than the limit of {settings.UPLOAD_MAX_FILE_BYTES} bytes."
+            )
+        try:
+            pages = load_pages(
+                data, max_pages=settings.UPLOAD_MAX_PAGES, max_pixels=settings.UPLOAD_MAX_PIXELS
+            )
+        except ValueError as error:
+            raise InvalidInput(f"{name}: {error}.") from error
+        total_pages += len(pages)
+        if total_pages > settings.UPLOAD_MAX_PAGES * settings.UPLOAD_MAX_FILES:
+            raise InvalidInput("This upload has too many pages in all; split it into several uploads.")
+        checked.append(CheckedFile(name=name, pages=pages))
+    return checked
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """A grayscale array as PNG bytes (fast compression: pages are large and read once)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def document_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFileLike]) -> Document:
+    """Check the files, then store a document with one page per image page and queue each page."""
+    checked = check_upload_files(files=files)
+    name = checked[0].name if len(checked) == 1 else f"{checked[0].name} and {len(checked) - 1} more"
+    with transaction.atomic():
+        document = Document.objects.create(owner=owner, template=template, name=name)
+        number = 0
+        for checked_file in checked:
+            for image in checked_file.pages:
+                number += 1
+                page = Page(document=document, number=number, source_name=checked_file.name)
+                page.image.save(f"{uuid.uuid4().hex}.png", ContentFile(encode_png(image)), save=False)
+                page.save()
+        page_ids = list(document.pages.values_list("pk", flat=True))
+        transaction.on_commit(lambda: pages_enqueue(page_ids=page_ids))
+    return document
+
+
+def pages_enqueue(*, page_ids: Sequence[int]) -> None:
+    """Send one recognition task per page (routed to the `pages` queue by its name)."""
+    from workers.tasks import process_page
+
+    for page_id in page_ids:
+        process_page.delay(page_id)
+
+
+# --- page processing (called by the worker task) ----------------------------------------------
+
+
+def template_for_engine(template: FormTemplate) -> dict:
+    """The template document with its image resolved to the stored blank image's absolute path."""
+    definition = dict(template.definition)
+    definition["image"] = str(Path(template.image.path))
+    return definition
+
+
+def page_claim(*, page_id: int) -> Page | None:
+    """Move a page to processing; None when it is already finished (a duplicate delivery)."""
+    with transaction.atomic():
+        page = Page.objects.select_for_update().select_related("document__template").get(pk=page_id)
+        if page.status in Page.FINISHED:
+            return None
+        if page.attempts >= MAX_PAGE_ATTEMPTS:
+            _page_finish_failed(page, f"Gave up after {page.attempts} attempts that did not finish.")
+            return None
+        # A page already in processing was taken by a worker that died; take it again.
+        page.status = Page.Status.PROCESSING
+        page.attempts += 1
+        page.started_at = timezone.now()
+        page.save(update_fields=["status", "attempts", "started_at"])
+    return page
+
+
+def page_process(*, page_id: int, read_page: Callable[[dict, np.ndarray], PageReadingLike]) -> Page | None:
+    """Read one page against its document's template and store the fields; idempotent.
+
+    A page that cannot be read (it does not align to the template, it is
+    unreadable) is marked failed with the reason; it is never misread.
+    """
+    page = page_claim(page_id=page_id)
+    if page is None:
+        return None
+    from recognition.engine.pages import load_page
+
+    image = load_page(page.image.path, max_pixels=max(settings.UPLOAD_MAX_PIXELS, 1))
+    try:
+        reading = read_page(template_for_engine(page.document.template), image)
+    except ValueError as error:
+        return page_fail(page_id=page_id, reason=_reason_for(error))
+    return page_store_reading(page_id=page_id, result=reading.result, aligned=reading.aligned)
+
+
+def _reason_for(error: ValueError) -> str:
+    score = getattr(error, "score", None)
+    reason = str(error) or type(error).__name__
+    if score is not None and "score" not in reason:
+        reason = f"{reason} (alignment score {score:.3f})"
+    return reason
+
+
+def page_store_reading(*, page_id: int, result: dict, aligned: np.ndarray) -> Page:
+    """Store what was read on a page: its fields, auto-accepted when sure enough; the page is done."""
+    aligned_png = encode_png(aligned)
+    threshold = settings.REVIEW_AUTO_ACCEPT_THRESHOLD
+    with transaction.atomic():
+        page = Page.objects.select_for_update().select_related("document__template").get(pk=page_id)
+        if page.status in Page.FINISHED:
+            return page
+        template_fields = {
+            field["name"]: (index, field) for index, field in enumerate(page.document.template.fields)
+        }
+        page.fields.all().delete()
+        for index, field in enumerate(result.get("fields", [])):
+            position, spec = template_fields.get(field["name"], (index, {}))
+            confidence = float(field.get("confidence", 0.0))
+            FieldResult.objects.create(
+                page=page,
+                position=position,
+                name=field["name"],
+                kind=spec.get("kind", field.get("kind", "")),
+                box=spec.get("box", field.get("box", [0, 0, 0, 0])),
+                recognized_text=field.get("text", ""),
+                text=field.get("text", ""),
+                confidence=confidence,
+                chars=field.get("chars", []),
+                model_version=str(field.get("model") or result.get("model") or ""),
+                review_state=(
+                    FieldResult.ReviewState.AUTO_ACCEPTED
+                    if confidence >= threshold
+                    else FieldResult.ReviewState.PENDING
+                ),
+            )
+        page.aligned_image.save(f"{uuid.uuid4().hex}.png", ContentFile(aligned_png), save=False)
+        alignment = result.get("alignment") or {}
+        page.alignment_score = alignment.get("score")
+        page.result = result
+        page.status = Page.Status.DONE
+        page.error = ""
+        page.finished_at = timezone.now()
+        page.save()
+        _document_refresh_status(page.document_id)
+    return page
+
+
+def page_fail(*, page_id: int, reason: str) -> Page:
+    """Mark a page failed with a reason a person can act on; a finished page is left as it is."""
+    with transaction.atomic():
+        page = Page.objects.select_for_update().get(pk=page_id)
+        if page.status not in Page.FINISHED:
+            _page_finish_failed(page, reason)
+    return page
+
+
+def _page_finish_failed(page: Page, reason: str) -> None:
+    page.status = Page.Status.FAILED
+    page.error = reason[:2000]
+    page.finished_at = timezone.now()
+    page.save(update_fields=["status", "error", "finished_at"])
+    _document_refresh_status(page.document_id)
+
+
+def _document_refresh_status(document_id: int) -> None:
+    """Derive a document's status from its pages; called inside the page's transaction."""
+    document = Document.objects.select_for_update().get(pk=document_id)
+    statuses = list(document.pages.values_list("status", flat=True))
+    if any(status not in Page.FINISHED for status in statuses):
+        new_status = Document.Status.PROCESSING
+    elif all(status == Page.Status.DONE for status in statuses):
+        new_status = Document.Status.DONE
+    elif all(status == Page.Status.FAILED for status in statuses):
+        new_status = Document.Status.FAILED
+    else:
+        new_status = Document.Status.PARTIAL
+    if new_status != document.status:
+        document.status = new_status
+        document.finished_at = None if new_status == Document.Status.PROCESSING else timezone.now()
+        document.save(update_fields=["status", "finished_at"])
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+def check_correction_text(*, kind: str, text: str) -> str:
+    """Normalize a typed correction (trimmed, upper case) and check it fits the field's kind."""
+    text = text.strip().upper()
+    alphabet = CORRECTION_ALPHABETS.get(kind)
+    if alphabet is not None:
+        wrong = sorted({character for character in text if character not in alphabet})
+        if wrong:
+            raise InvalidInput(f"A {kind} field cannot hold {''.join(wrong)!r}.")
+    if len(text) > 255:
+        raise InvalidInput("The text is too long.")
+    return text
+
+
+def corrected_characters(recognized: Sequence[str], corrected: str) -> list[tuple[int, str]]:
+    """Pairs (index into the recognized characters, true label) for each character the person changed.
+
+    Only substitutions that line up one to one are kept: an inserted or
+    deleted character has no crop that certainly belongs to it.
+    """
+    matcher = difflib.SequenceMatcher(a=list(recognized), b=list(corrected), autojunk=False)
+    pairs = []
+    for operation, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if operation == "replace" and a_end - a_start == b_end - b_start:
+            pairs.extend((a_start + offset, corrected[b_start + offset]) for offset in range(a_end - a_start))
+    return pairs
+
+
+def crop_png(image_path: str, box: Sequence[float], *, margin: int = 0) -> bytes:
+    """Crop [x, y, width, height] (plus a margin) out of an image file, as PNG bytes."""
+    with Image.open(image_path) as image:
+        x, y, width, height = (int(round(value)) for value in box)
+        area = (
+            max(0, x - margin),
+            max(0, y - margin),
+            min(image.width, x + width + margin),
+            min(image.height, y + height + margin),
+        )
+        buffer = io.BytesIO()
+        image.crop(area).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def field_correct(*, field_id: int, user, text: str) -> FieldResult:
+    """Correct a field: in one transaction, the new text, a Correction and a sample per changed character."""
+    with transaction.atomic():
+        field = FieldResult.objects.select_for_update().select_related("page").get(pk=field_id)
+        new_text = check_correction_text(kind=field.kind, text=text)
+        if field.page.status != Page.Status.DONE:
+            raise Conflict("This page is not read yet.")
+        if new_text == field.text:
+            return _field_mark_reviewed(field, user, FieldResult.ReviewState.ACCEPTED)
+        correction = Correction.objects.create(field=field, user=user, old_text=field.text, new_text=new_text)
+        # A later correction of the same field is the truth; samples from earlier ones are set aside.
+        TrainingSample.objects.filter(correction__field=field).update(excluded=True)
+        chars = field.chars or []
+        recognized = [str(char.get("text", "")) for char in chars]
+        sample_kind = SAMPLE_KINDS.get(field.kind, field.kind)
+        trainable = CORRECTION_ALPHABETS.get(sample_kind, set())
+        for index, label in corrected_characters(recognized, new_text):
+            if label not in trainable or not field.page.aligned_image or "box" not in chars[index]:
+                continue
+            sample = TrainingSample(
+                kind=sample_kind, label=label, correction=correction, predicted_label=recognized[index][:4]
+            )
+            crop = crop_png(field.page.aligned_image.path, chars[index]["box"])
+            sample.image.save(f"{sample_kind}-{uuid.uuid4().hex}.png", ContentFile(crop), save=False)
+            sample.save()
+        field.text = new_text
+        return _field_mark_reviewed(field, user, FieldResult.ReviewState.CORRECTED)
+
+
+def field_accept(*, field_id: int, user) -> FieldResult:
+    """Accept a field as read (the reviewer checked it)."""
+    with transaction.atomic():
+        field = FieldResult.objects.select_for_update().select_related("page").get(pk=field_id)
+        if field.page.status != Page.Status.DONE:
+            raise Conflict("This page is not read yet.")
+        if field.review_state == FieldResult.ReviewState.CORRECTED:
+            return field
+        return _field_mark_reviewed(field, user, FieldResult.ReviewState.ACCEPTED)
+
+
+def _field_mark_reviewed(field: FieldResult, user, state: str) -> FieldResult:
+    field.review_state = state
+    field.reviewed_by = user if getattr(user, "is_authenticated", False) else None
+    field.reviewed_at = timezone.now()
+    field.save(update_fields=["text", "review_state", "reviewed_by", "reviewed_at"])
+    return field
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+def check_template_definition(*, definition: Any, image_size: tuple[int, int] | None = None) -> dict:
+    """Validate a format-1 template document; with an image, its size must match the template's."""
+    from recognition.engine.templates import parse_template
+
+    if isinstance(definition, str | bytes):
+        try:
+            definition = json.loads(definition)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"The template is not valid JSON: {error}.") from error
+    try:
+        parsed = parse_template(definition)
+    except ValueError as error:
+        raise InvalidInput(f"Invalid template: {error}.") from error
+    if image_size is not None and tuple(parsed.size) != tuple(image_size):
+        raise InvalidInput(
+            f"The blank image is {image_size[0]}x{image_size[1]} pixels but the template says "
+            f"{parsed.size[0]}x{parsed.size[1]}."
+        )
+    return definition
+
+
+def check_template_image(*, data: bytes) -> tuple[int, int]:
+    """Check a blank form image by content and size; return its (width, height)."""
+    from recognition.engine.pages import load_pages, sniff_format
+
+    try:
+        if sniff_format(data) == "pdf":
+            raise ValueError("the blank form must be an image (PNG, JPEG or TIFF), not a PDF")
+        page = load_pages(data, max_pages=1, max_pixels=settings.UPLOAD_MAX_PIXELS)[0]
+    except ValueError as error:
+        raise InvalidInput(f"Blank form image: {error}.") from error
+    height, width = page.shape
+    return width, height
+
+
+def template_save(
+    *,
+    definition: Any,
+    image_data: bytes | None = None,
+    kind: str = FormTemplate.Kind.FORM,
+    bundled: bool = False,
+    template: FormTemplate | None = None,
+) -> FormTemplate:
+    """Create a template, or update `template` (or the one of the same name); the image is stored as PNG."""
+    if image_data is not None:
+        image_size = check_template_image(data=image_data)
+    elif template is not None:
+        image_size = (template.image.width, template.image.height)
+    else:
+        image_size = None
+    definition = check_template_definition(definition=definition, image_size=image_size)
+    name = slugify(definition["name"])[:100] or "template"
+    with transaction.atomic():
+        if template is None:
+            template = FormTemplate.objects.select_for_update().filter(name=name).first()
+            if template is None and image_data is None:
+                raise InvalidInput("A new template needs its blank form image.")
+            if template is not None and image_data is None:
+                definition = check_template_definition(
+                    definition=definition, image_size=(template.image.width, template.image.height)
+                )
+        template = template or FormTemplate(name=name)
+        if FormTemplate.objects.filter(name=name).exclude(pk=template.pk).exists():
+            raise InvalidInput(f"Another template is already named {name!r}.")
+        template.name = name
+        template.kind = kind
+        template.bundled = bundled
+        if image_data is not None:
+            from recognition.engine.pages import load_page
+
+            png = encode_png(load_page(image_data, max_pixels=settings.UPLOAD_MAX_PIXELS))
+            template.image.save(f"{name}.png", ContentFile(png), save=False)
+        template.definition = {**definition, "name": name, "image": Path(template.image.name).name}
+        template.save()
+    return template
+
+
+def templates_seed_bundled(*, directory: Path = BUNDLED_TEMPLATES_DIR) -> list[FormTemplate]:
+    """Load every bundled template (<dir>/<name>/*.json with its image) into the database; idempotent."""
+    saved = []
+    for json_path in sorted(directory.glob("*/*.json")):
+        try:
+            definition = json.loads(json_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            logger.warning("Skipping %s: not JSON", json_path)
+            continue
+        if not isinstance(definition, dict) or definition.get("format") != "hwr-form-template/1":
+            continue
+        image_path = json_path.parent / str(definition.get("image", ""))
+        if not image_path.is_file():
+            logger.warning("Skipping %s: its image %s is missing", json_path, image_path)
+            continue
+        kind = FormTemplate.Kind.CHECK if "check" in json_path.parent.name else FormTemplate.Kind.FORM
+        existing = FormTemplate.objects.filter(name=slugify(definition.get("name", ""))).first()
+        unchanged = (
+            existing is not None
+            and existing.bundled
+            and {**existing.definition, "image": ""} == {**definition, "name": existing.name, "image": ""}
+        )
+        if unchanged:
+            saved.append(existing)
+            continue
+        saved.append(
+            template_save(
+                definition=definition,
+                image_data=image_path.read_bytes(),
+                kind=kind,
+                bundled=True,
+                template=existing,
+            )
+        )
+    return saved
+
+
+# --- model versions ---------------------------------------------------------------------------
+
+
+def model_versions_sync(*, model_dir: Path | None = None) -> list[ModelVersion]:
+    """Register every model folder (<kind>/<version>/model.keras) found on disk; the ACTIVE one is active."""
+    model_dir = Path(model_dir or settings.MODEL_DIR)
+    found = []
+    if not model_dir.is_dir():
+        return found
+    with transaction.atomic():
+        for kind_dir in sorted(path for path in model_dir.iterdir() if path.is_dir()):
+            version_dirs = [path for path in kind_dir.iterdir() if (path / "model.keras").is_file()]
+            if not version_dirs:
+                continue
+            active_file = kind_dir / "ACTIVE"
+            if active_file.is_file():
+                active = active_file.read_text().strip()
+            else:
+                numeric = [path.name for path in version_dirs if path.name.isdigit()]
+                active = max(numeric, key=int) if numeric else sorted(path.name for path in version_dirs)[-1]
+            for version_dir in version_dirs:
+                metrics: dict = {}
+                card = version_dir / "card.json"
+                if card.is_file():
+                    try:
+                        metrics = json.loads(card.read_text()).get("metrics", {}) or {}
+                    except (json.JSONDecodeError, AttributeError):
+                        metrics = {}
+                row, _ = ModelVersion.objects.update_or_create(
+                    kind=kind_dir.name,
+                    version=version_dir.name,
+                    defaults={"path": str(version_dir), "metrics": metrics},
+                )
+                status = ModelVersion.Status.ACTIVE if version_dir.name == active else None
+                if status is None and row.status == ModelVersion.Status.ACTIVE:
+                    status = ModelVersion.Status.CANDIDATE
+                if status is not None and row.status != status:
+                    row.status = status
+                    row.save(update_fields=["status"])
+                found.append(row)
+    return found

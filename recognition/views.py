@@ -1,18 +1,350 @@
 """Browser pages: thin views that call selectors and services and render templates."""
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from __future__ import annotations
 
-from recognition import selectors
+import csv
+import io
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from recognition import selectors, services
+from recognition.exceptions import DomainError, Forbidden, InvalidInput, NotFound, handle_domain_errors
+from recognition.models import FieldResult, FormTemplate, Page
+from recognition.permissions import can_upload, is_admin, is_reviewer
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "recognition/home.html", {"status": selectors.system_status()})
+    documents = selectors.document_list_for_user(user=request.user).filter(owner=request.user)[:10]
+    return render(
+        request,
+        "recognition/home.html",
+        {"status": selectors.system_status(), "documents": documents},
+    )
 
 
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and the run script: database, broker and worker state."""
     status = selectors.system_status()
     return JsonResponse(status, status=200 if status["database"] and status["broker"] else 503)
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def document_list(request: HttpRequest) -> HttpResponse:
+    documents = selectors.document_list_for_user(user=request.user)[:200]
+    return render(request, "recognition/document_list.html", {"documents": documents})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handle_domain_errors
+def upload(request: HttpRequest) -> HttpResponse:
+    if not can_upload(request.user):
+        raise Forbidden("Your account may not upload documents; ask an admin to add you to the uploaders.")
+    templates = selectors.template_list()
+    context = {"templates": templates, "selected": request.POST.get("template", "")}
+    if request.method == "POST":
+        try:
+            template = selectors.template_get(template_id=_int(request.POST.get("template"), "template"))
+            document = services.document_upload(
+                owner=request.user, template=template, files=request.FILES.getlist("files")
+            )
+        except (InvalidInput, NotFound) as error:
+            context["error"] = error.message
+            return render(request, "recognition/upload.html", context, status=400)
+        return redirect("document-detail", document_id=document.pk)
+    if not context["selected"] and templates:
+        check = next((template for template in templates if template.kind == FormTemplate.Kind.CHECK), None)
+        context["selected"] = str((check or templates[0]).pk)
+    return render(request, "recognition/upload.html", context)
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = selectors.document_get_for_user(user=request.user, document_id=document_id)
+    pages = list(document.pages.order_by("number").prefetch_related("fields"))
+    return render(
+        request,
+        "recognition/document_detail.html",
+        {"document": document, "pages": pages, "progress": selectors.document_progress(document=document)},
+    )
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def document_progress(request: HttpRequest, document_id: int) -> JsonResponse:
+    document = selectors.document_get_for_user(user=request.user, document_id=document_id)
+    return JsonResponse(selectors.document_progress(document=document))
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def document_export(request: HttpRequest, document_id: int, export_format: str) -> HttpResponse:
+    _check_export_format(export_format)
+    document = selectors.document_get_for_user(user=request.user, document_id=document_id)
+    if export_format == "json":
+        return _json_download(selectors.document_results(document=document), f"document-{document.pk}.json")
+    return _csv_download(selectors.export_rows(documents=[document]), f"document-{document.pk}.csv")
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def template_results_export(request: HttpRequest, template_id: int, export_format: str) -> HttpResponse:
+    """All documents of a template that the user may see, as CSV or JSON."""
+    _check_export_format(export_format)
+    template = selectors.template_get(template_id=template_id)
+    documents = selectors.document_list_for_user(user=request.user).filter(template=template).order_by("pk")
+    filename = f"{template.name}-results.{export_format}"
+    if export_format == "json":
+        payload = {
+            "template": template.name,
+            "documents": [selectors.document_results(document=document) for document in documents],
+        }
+        return _json_download(payload, filename)
+    return _csv_download(selectors.export_rows(documents=documents), filename)
+
+
+def _check_export_format(export_format: str) -> None:
+    if export_format not in ("csv", "json"):
+        raise NotFound("Exports are CSV or JSON.")
+
+
+def _json_download(payload: dict, filename: str) -> HttpResponse:
+    response = HttpResponse(json.dumps(payload, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _csv_download(rows, filename: str) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=selectors.EXPORT_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        # A cell starting with = + - @ would run as a formula in a spreadsheet.
+        writer.writerow({key: _csv_safe(value) for key, value in row.items()})
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _csv_safe(value):
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def page_image(request: HttpRequest, page_id: int) -> HttpResponse:
+    page = Page.objects.select_related("document").filter(pk=page_id).first()
+    if page is None:
+        raise NotFound("No such page.")
+    selectors.document_get_for_user(user=request.user, document_id=page.document_id)
+    return FileResponse(page.image.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def field_crop(request: HttpRequest, field_id: int) -> HttpResponse:
+    """The field's area of the aligned page (with a little margin), as PNG."""
+    field = selectors.field_get_for_user(user=request.user, field_id=field_id)
+    if not field.page.aligned_image:
+        raise NotFound("This page has no aligned image.")
+    png = services.crop_png(field.page.aligned_image.path, field.box, margin=12)
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def review_queue(request: HttpRequest) -> HttpResponse:
+    if not is_reviewer(request.user):
+        raise Forbidden("Only reviewers see the review queue.")
+    queue = selectors.review_queue(user=request.user)
+    return render(request, "recognition/review_queue.html", {"fields": queue[:200], "total": queue.count()})
+
+
+@login_required
+@require_GET
+def review_next(request: HttpRequest) -> HttpResponse:
+    field = selectors.review_next(user=request.user)
+    if field is None:
+        messages.info(request, "Nothing left to review.")
+        return redirect("review-queue" if is_reviewer(request.user) else "document-list")
+    return redirect("review-field", field_id=field.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handle_domain_errors
+def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
+    """The keyboard-first review screen: Enter saves the typed text, Tab accepts as read."""
+    field = selectors.field_get_for_user(user=request.user, field_id=field_id)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "accept":
+                services.field_accept(field_id=field.pk, user=request.user)
+            else:
+                services.field_correct(
+                    field_id=field.pk, user=request.user, text=request.POST.get("text", "")
+                )
+        except DomainError as error:
+            return _render_review(request, field, error=error.message, status=error.http_status)
+        following = selectors.review_next(user=request.user, after_field_id=field.pk)
+        if following is None:
+            messages.info(request, "Nothing left to review.")
+            return redirect("document-detail", document_id=field.page.document_id)
+        return redirect("review-field", field_id=following.pk)
+    return _render_review(request, field)
+
+
+def _render_review(
+    request: HttpRequest, field: FieldResult, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    chars = []
+    for char in field.chars or []:
+        confidence = float(char.get("confidence", 0.0))
+        level = "high" if confidence >= 0.9 else "medium" if confidence >= 0.6 else "low"
+        alternatives = ", ".join(
+            f"{label} {probability:.0%}" for label, probability in char.get("alternatives", [])
+        )
+        chars.append(
+            {
+                "text": char.get("text", ""),
+                "confidence": confidence,
+                "level": level,
+                "alternatives": alternatives,
+            }
+        )
+    context = {
+        "field": field,
+        "document": field.page.document,
+        "chars": chars,
+        "error": error,
+        "remaining": selectors.review_queue(user=request.user).count(),
+    }
+    return render(request, "recognition/review_field.html", context, status=status)
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def template_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "recognition/template_list.html",
+        {"templates": selectors.template_list(), "can_manage": is_admin(request.user)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handle_domain_errors
+def template_create(request: HttpRequest) -> HttpResponse:
+    """Upload a blank form (and optionally import a format-1 JSON), then draw its fields in the editor."""
+    if not is_admin(request.user):
+        raise Forbidden("Only admins manage templates.")
+    if request.method == "POST":
+        try:
+            image: UploadedFile | None = request.FILES.get("image")
+            if image is None:
+                raise InvalidInput("Choose the blank form image.")
+            if image.size > settings.UPLOAD_MAX_FILE_BYTES:
+                raise InvalidInput("The image is too large.")
+            image_data = image.read()
+            imported = request.FILES.get("definition")
+            if imported is not None:
+                definition = imported.read(1_000_000)
+            else:
+                width, height = services.check_template_image(data=image_data)
+                # A new template starts with one placeholder field; the editor replaces it.
+                definition = {
+                    "format": "hwr-form-template/1",
+                    "name": request.POST.get("name", ""),
+                    "image": "blank.png",
+                    "size": [width, height],
+                    "fields": [
+                        {
+                            "name": "field_1",
+                            "kind": "digits",
+                            "box": [0, 0, min(width, 200), min(height, 60)],
+                            "cells": None,
+                        }
+                    ],
+                }
+            template = services.template_save(
+                definition=definition,
+                image_data=image_data,
+                kind=request.POST.get("kind", FormTemplate.Kind.FORM),
+            )
+        except InvalidInput as error:
+            return render(request, "recognition/template_create.html", {"error": error.message}, status=400)
+        return redirect("template-edit", template_id=template.pk)
+    return render(request, "recognition/template_create.html", {})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handle_domain_errors
+def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+    """The canvas editor; it POSTs the whole format-1 JSON back."""
+    template = selectors.template_get(template_id=template_id)
+    if not is_admin(request.user):
+        raise Forbidden("Only admins manage templates.")
+    if request.method == "POST":
+        try:
+            template = services.template_save(
+                definition=request.POST.get("definition", ""), template=template, kind=template.kind
+            )
+        except InvalidInput as error:
+            return JsonResponse({"detail": error.message}, status=400)
+        return JsonResponse({"ok": True, "definition": template.definition})
+    return render(request, "recognition/template_edit.html", {"template": template})
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def template_image(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = selectors.template_get(template_id=template_id)
+    return FileResponse(template.image.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def template_export(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = selectors.template_get(template_id=template_id)
+    return _json_download(selectors.template_export(template=template), f"{template.name}.json")
+
+
+def _int(value, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"Choose a {what}.") from error

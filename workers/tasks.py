@@ -1,8 +1,37 @@
 """Celery tasks. Each takes ids, loads rows, calls one service and returns."""
 
+from __future__ import annotations
+
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from recognition import services
+from recognition.models import Page
+
+logger = logging.getLogger(__name__)
+
+# Errors worth another try: the database or the file store hiccuped. Anything
+# else is either a page problem (the service marks it failed) or a bug.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
+PAGE_MAX_RETRIES = 3
+
+# One FormReader per worker process, made on the first page task: models load
+# lazily, never at import time and never before the worker forks.
+_form_reader = None
+
+
+def form_reader():
+    """The worker process's FormReader (imports TensorFlow/Keras on first use)."""
+    global _form_reader
+    if _form_reader is None:
+        from recognition.engine.forms import FormReader
+
+        _form_reader = FormReader(settings.MODEL_DIR)
+    return _form_reader
 
 
 @shared_task(name="default.answer_worker_probe", time_limit=30, soft_time_limit=20)
@@ -10,3 +39,37 @@ def answer_worker_probe(probe_id: int) -> None:
     """Prove a worker is consuming: stamp the probe the web process created."""
     hostname = answer_worker_probe.request.hostname or "unknown"
     services.worker_probe_answer(probe_id=probe_id, worker_hostname=hostname)
+
+
+@shared_task(
+    name="pages.process_page",
+    bind=True,
+    # Idempotent (the page's status machine refuses to redo a finished page),
+    # so the message is acknowledged only after the work: a worker killed
+    # mid-page leaves the message to be delivered again.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=PAGE_MAX_RETRIES,
+    time_limit=300,
+    soft_time_limit=270,
+)
+def process_page(self, page_id: int) -> None:
+    """Recognize one page of a document."""
+    try:
+        services.page_process(page_id=page_id, read_page=form_reader().read_page)
+    except Page.DoesNotExist:
+        logger.info("Page %s no longer exists (its document was deleted); nothing to do.", page_id)
+    except SoftTimeLimitExceeded:
+        services.page_fail(page_id=page_id, reason="Reading this page took too long.")
+    except TRANSIENT_ERRORS as error:
+        if self.request.retries >= PAGE_MAX_RETRIES:
+            services.page_fail(page_id=page_id, reason=f"Gave up after {PAGE_MAX_RETRIES + 1} tries: {error}")
+            return
+        logger.warning("Page %s: transient error, retrying: %s", page_id, error)
+        raise self.retry(exc=error, countdown=2**self.request.retries) from error
+    except Exception as error:
+        # A bug, not the page's fault: record it on the page so it does not spin forever, and log it.
+        services.page_fail(
+            page_id=page_id, reason=f"Internal error while reading the page ({type(error).__name__})."
+        )
+        raise

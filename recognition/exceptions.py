@@ -1,0 +1,67 @@
+"""Domain exceptions and the one place that maps them to HTTP, for the API and the browser views."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """A business rule said no; the message is safe to show to the user."""
+
+    http_status = 400
+    code = "invalid"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """The request carries data the rules refuse (a bad file, a label outside the field's alphabet)."""
+
+
+class NotFound(DomainError):
+    """The object does not exist, or the user may not know it exists (so no 403 leaks its id)."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    """The user is known but their role does not allow the action."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The object is not in a state that allows the action (e.g. a page still being read)."""
+
+    http_status = 409
+    code = "conflict"
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus domain errors as {"detail": ..., "code": ...} with their status."""
+    if isinstance(exc, DomainError):
+        return Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+    return drf_exception_handler(exc, context)
+
+
+def handle_domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Render a domain error raised by a browser view as an error page with its HTTP status."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as error:
+            return render(request, "recognition/error.html", {"error": error}, status=error.http_status)
+
+    return wrapper

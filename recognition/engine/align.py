@@ -1,0 +1,229 @@
+"""Align a scanned page to its template: ORB features, RANSAC homography, a quality score, one warp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Feature matching runs on downscaled copies: ORB is multi-scale anyway, and this keeps a page at a
+# few milliseconds. The homography is then scaled back and the full page is warped once.
+WORK_WIDTH = 600
+# Pages are brought to the template's working size first, so the pyramid only needs to cover the
+# remaining 0.8-1.25x of scan scale.
+ORB_LEVELS = 4
+TEMPLATE_FEATURES = 1500
+PAGE_FEATURES = 900
+GRID = (4, 6)  # columns, rows: keypoints are spread over the page so the fit does not extrapolate
+RATIO_TEST = 0.8
+RANSAC_THRESHOLD = 3.0  # working pixels
+MIN_INLIERS = 25
+GUIDED_CANDIDATES = 4
+GUIDED_MAX_DISTANCE = 70  # Hamming bits of 256
+GUIDED_RADIUS = 5.0  # working pixels
+MIN_SCORE = 0.25
+
+
+class AlignmentError(ValueError):
+    """The page could not be aligned to the template reliably; it must not be read."""
+
+    def __init__(self, message: str, score: float = 0.0):
+        super().__init__(message)
+        self.score = score
+
+
+@dataclass
+class TemplateFeatures:
+    """ORB keypoints (in full template pixels) and descriptors of a blank template image."""
+
+    size: tuple[int, int]  # width, height
+    points: np.ndarray  # (N, 2) float32
+    descriptors: np.ndarray
+    work_scale: float
+
+
+@dataclass
+class Alignment:
+    """A page aligned to a template: homography page -> template, the warped page and its quality."""
+
+    homography: np.ndarray
+    aligned: np.ndarray
+    score: float
+    inliers: int
+    matches: int
+    reprojection_error: float
+
+    def to_dict(self) -> dict:
+        return {
+            "score": round(self.score, 3),
+            "inliers": self.inliers,
+            "matches": self.matches,
+            "reprojection_error": round(self.reprojection_error, 2),
+        }
+
+
+def _orb(feature_count: int) -> cv2.ORB:
+    return cv2.ORB_create(nfeatures=feature_count, scaleFactor=1.2, nlevels=ORB_LEVELS, fastThreshold=20)
+
+
+def _downscale(gray: np.ndarray, width: int) -> tuple[np.ndarray, float]:
+    scale = min(1.0, width / gray.shape[1])
+    if scale >= 1.0:
+        return gray, 1.0
+    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _grid_detect(orb: cv2.ORB, image: np.ndarray, feature_count: int):
+    """ORB keypoints spread over a grid (the strongest per tile), then their descriptors.
+
+    Without the grid, keypoints crowd on the boldest print (a title) and the homography fitted to
+    them extrapolates badly to the far side of the form.
+    """
+    keypoints = orb.detect(image, None)
+    if not keypoints:
+        return np.zeros((0, 2), np.float32), None
+    height, width = image.shape
+    columns, rows = GRID
+    per_tile = max(4, feature_count // (columns * rows))
+    points = np.float32([keypoint.pt for keypoint in keypoints])
+    responses = np.float32([keypoint.response for keypoint in keypoints])
+    tile = (
+        np.minimum(points[:, 1] * rows // height, rows - 1) * columns
+        + np.minimum(points[:, 0] * columns // width, columns - 1)
+    ).astype(np.int64)
+    # Strongest first within each tile: sort by tile, then by descending response.
+    order = np.lexsort((-responses, tile))
+    sorted_tiles = tile[order]
+    rank = np.arange(len(order)) - np.searchsorted(sorted_tiles, sorted_tiles, side="left")
+    chosen = order[rank < per_tile]
+    selected = [keypoints[index] for index in chosen]
+    selected, descriptors = orb.compute(image, selected)
+    if descriptors is None or not selected:
+        return np.zeros((0, 2), np.float32), None
+    return np.float32([keypoint.pt for keypoint in selected]), descriptors
+
+
+def template_features(template_image: np.ndarray) -> TemplateFeatures:
+    """Describe a blank template once; reuse the result for every page of that template."""
+    if template_image.ndim != 2:
+        raise ValueError("template image must be 2-D grayscale")
+    small, scale = _downscale(template_image, WORK_WIDTH)
+    points, descriptors = _grid_detect(_orb(TEMPLATE_FEATURES * 3), small, TEMPLATE_FEATURES)
+    if descriptors is None or len(points) < MIN_INLIERS:
+        raise ValueError("the template image has too little printed structure to align pages to it")
+    height, width = template_image.shape
+    return TemplateFeatures((width, height), points / scale, descriptors, scale)
+
+
+def _scale_matrix(scale: float) -> np.ndarray:
+    return np.diag([scale, scale, 1.0])
+
+
+def _plausible(homography: np.ndarray, page_shape: tuple[int, int], template_size: tuple[int, int]) -> str:
+    """Why a homography page -> template is not a plausible scan of the form; '' when it is."""
+    width, height = template_size
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]]).reshape(-1, 1, 2)
+    try:
+        page_corners = cv2.perspectiveTransform(corners, np.linalg.inv(homography)).reshape(-1, 2)
+    except np.linalg.LinAlgError:
+        return "degenerate transform"
+    if not cv2.isContourConvex(page_corners.astype(np.float32)):
+        return "the form would be folded"
+    area_ratio = cv2.contourArea(page_corners) / float(width * height)
+    if not 0.05 < area_ratio < 20:
+        return f"implausible scale (area ratio {area_ratio:.2f})"
+    sides = np.linalg.norm(np.roll(page_corners, -1, axis=0) - page_corners, axis=1)
+    if sides[0] / max(sides[2], 1e-6) > 1.5 or sides[0] / max(sides[2], 1e-6) < 0.67:
+        return "too much perspective"
+    if sides[1] / max(sides[3], 1e-6) > 1.5 or sides[1] / max(sides[3], 1e-6) < 0.67:
+        return "too much perspective"
+    return ""
+
+
+def align_page(
+    page: np.ndarray,
+    features: TemplateFeatures,
+    min_score: float = MIN_SCORE,
+) -> Alignment:
+    """Find the homography page -> template and warp the page into template pixels.
+
+    Raises AlignmentError (with .score) when the page does not match the template well enough to be
+    read: too few consistent features, or a transform no scanner or camera would produce.
+    """
+    if page.ndim != 2 or page.dtype != np.uint8:
+        raise ValueError("page must be a 2-D uint8 grayscale image")
+    # Bring the page to about the template's working resolution (pages usually have a margin around
+    # the form, hence a little wider).
+    page_small, page_scale = _downscale(page, round(features.size[0] * features.work_scale * 1.1))
+    page_points, page_descriptors = _grid_detect(_orb(PAGE_FEATURES * 3), page_small, PAGE_FEATURES)
+    if page_descriptors is None or len(page_points) < MIN_INLIERS:
+        raise AlignmentError("no printed structure found on the page (blank or unreadable)", 0.0)
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(page_descriptors, features.descriptors, k=GUIDED_CANDIDATES)
+    good = [pair[0] for pair in pairs if len(pair) >= 2 and pair[0].distance < RATIO_TEST * pair[1].distance]
+    if len(good) < MIN_INLIERS:
+        raise AlignmentError(f"only {len(good)} features match the template; is this the right form?", 0.0)
+    template_points = features.points * features.work_scale
+    source = page_points[[match.queryIdx for match in good]]
+    target = template_points[[match.trainIdx for match in good]]
+    coarse, _ = cv2.findHomography(
+        source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=5000, confidence=0.999
+    )
+    if coarse is None:
+        raise AlignmentError("no consistent transform between page and template", 0.0)
+    # Guided matching: with the coarse transform known, a page feature may match any of its best
+    # candidates that lands where the transform predicts. Repeated print (the boxes of a comb field)
+    # fails the ratio test above but is matched here, which spreads and multiplies the matches.
+    predicted = cv2.perspectiveTransform(page_points.reshape(-1, 1, 2), coarse).reshape(-1, 2)
+    guided_source, guided_target = [], []
+    for pair in pairs:
+        for match in pair:
+            if match.distance > GUIDED_MAX_DISTANCE:
+                break
+            where = template_points[match.trainIdx]
+            if np.abs(predicted[match.queryIdx] - where).max() < GUIDED_RADIUS:
+                guided_source.append(page_points[match.queryIdx])
+                guided_target.append(where)
+                break
+    if len(guided_source) >= MIN_INLIERS:
+        source, target = np.float32(guided_source), np.float32(guided_target)
+    homography_small, inlier_mask = cv2.findHomography(
+        source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD * 0.7, maxIters=5000, confidence=0.999
+    )
+    if homography_small is None:
+        raise AlignmentError("no consistent transform between page and template", 0.0)
+    matched = len(source)
+    inliers = inlier_mask.ravel().astype(bool)
+    inlier_count = int(inliers.sum())
+    projected = cv2.perspectiveTransform(source[inliers].reshape(-1, 1, 2), homography_small).reshape(-1, 2)
+    error = (
+        float(np.sqrt(np.mean(np.sum((projected - target[inliers]) ** 2, axis=1)))) if inlier_count else 99.0
+    )
+    # Score: how many matches agree, how many there are at all, how tightly they agree, and how much
+    # of the form they cover (a fit on one corner of the form says little about the opposite one).
+    ratio = inlier_count / matched
+    hull_area = (
+        cv2.contourArea(cv2.convexHull(target[inliers].astype(np.float32))) if inlier_count > 2 else 0.0
+    )
+    work_area = features.size[0] * features.size[1] * features.work_scale**2
+    coverage = min(1.0, hull_area / (0.4 * work_area))
+    score = ratio * min(1.0, inlier_count / 60.0) * coverage * float(np.exp(-max(error - 1.0, 0.0) / 2.0))
+    homography = (
+        np.linalg.inv(_scale_matrix(features.work_scale)) @ homography_small @ _scale_matrix(page_scale)
+    )
+    homography /= homography[2, 2]
+    problem = _plausible(homography, page.shape, features.size)
+    if problem:
+        raise AlignmentError(f"page does not align with the template: {problem}", score)
+    if inlier_count < MIN_INLIERS or score < min_score:
+        raise AlignmentError(
+            f"page does not align with the template well enough (score {score:.2f}, "
+            f"{inlier_count} of {len(good)} matches agree; need {min_score:.2f})",
+            score,
+        )
+    aligned = cv2.warpPerspective(
+        page, homography, features.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return Alignment(homography, aligned, score, inlier_count, matched, error)

@@ -1,0 +1,168 @@
+"""Load scanned pages (PNG, JPEG, TIFF, PDF) from bytes or a path as grayscale uint8 arrays."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+PDF_DPI = 200
+DEFAULT_MAX_PAGES = 50
+# 60 megapixels is an A3 page at 600 dpi; anything larger is a mistake or a decompression bomb.
+DEFAULT_MAX_PIXELS = 60_000_000
+
+# Magic numbers: the first bytes of each format we read, so the file name never decides.
+MAGIC_NUMBERS = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff"),
+    (b"%PDF-", "pdf"),
+)
+
+
+def sniff_format(data: bytes) -> str:
+    """Name the format of an image or PDF file by its magic bytes: 'png', 'jpeg', 'tiff' or 'pdf'."""
+    if not data:
+        raise ValueError("the file is empty")
+    # A PDF may start with a little junk (some scanners add a byte order mark or whitespace).
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    for magic, name in MAGIC_NUMBERS:
+        if head.startswith(magic):
+            return name
+    raise ValueError("unsupported file format: not a PNG, JPEG, TIFF or PDF file")
+
+
+def read_source(source: bytes | bytearray | str | Path) -> bytes:
+    """Return the bytes of a page source given as bytes or as a file path."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path.read_bytes()
+
+
+def load_pages(
+    source: bytes | bytearray | str | Path,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    pdf_dpi: int = PDF_DPI,
+) -> list[np.ndarray]:
+    """Load every page of an image or PDF file as a 2-D grayscale uint8 array, EXIF orientation applied."""
+    data = read_source(source)
+    file_format = sniff_format(data)
+    if file_format == "pdf":
+        return _load_pdf(data, max_pages, max_pixels, pdf_dpi)
+    return _load_raster(data, file_format, max_pages, max_pixels)
+
+
+def load_page(source: bytes | bytearray | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Load the first page of a file (see load_pages)."""
+    return load_pages(source, max_pages=1, max_pixels=max_pixels)[0]
+
+
+def _check_pixels(width: int, height: int, max_pixels: int, page_number: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ValueError(f"page {page_number} has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ValueError(
+            f"page {page_number} is {width}x{height} = {width * height} pixels, more than the limit of "
+            f"{max_pixels} (refused as a possible decompression bomb)"
+        )
+
+
+def _to_gray(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to 8-bit gray; transparent areas become white paper."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = array.max() if array.size else 1.0
+        return np.clip(array * (255.0 / max(peak, 1.0)), 0, 255).astype(np.uint8)
+    if image.mode != "L":
+        image = image.convert("L")
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _fast_decode(data: bytes, file_format: str) -> np.ndarray | None:
+    """Decode a plain PNG or JPEG with OpenCV, which is faster than Pillow; None when Pillow must do it."""
+    if file_format == "jpeg":
+        # EXIF orientation needs Pillow; a JPEG with an APP1 Exif block goes the slow, correct way.
+        if b"Exif\x00\x00" in data[:65536]:
+            return None
+    # PNG colour types 4 and 6 carry alpha, which OpenCV's gray decode would turn black, and palette
+    # images (3) may carry transparency; Pillow composites them on white paper.
+    if file_format == "png" and (len(data) < 26 or data[25] in (3, 4, 6)):
+        return None
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(buffer, flags)
+    return image
+
+
+def _load_raster(data: bytes, file_format: str, max_pages: int, max_pixels: int) -> list[np.ndarray]:
+    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"corrupt or unreadable {file_format.upper()} file: {error}") from error
+    pages = []
+    try:
+        for page_number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            if page_number > max_pages:
+                raise ValueError(f"the file has more than {max_pages} pages (the limit)")
+            _check_pixels(frame.width, frame.height, max_pixels, page_number)
+            fast = None
+            if file_format in ("png", "jpeg") and page_number == 1:
+                fast = _fast_decode(data, file_format)
+            if fast is not None:
+                pages.append(fast)
+            else:
+                frame.load()
+                pages.append(_to_gray(ImageOps.exif_transpose(frame)))
+            if file_format != "tiff":
+                break
+    except ValueError:
+        raise
+    except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+        raise ValueError(f"corrupt or truncated {file_format.upper()} file: {error}") from error
+    if not pages:
+        raise ValueError(f"the {file_format.upper()} file holds no page")
+    return pages
+
+
+def _load_pdf(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> list[np.ndarray]:
+    import pypdfium2 as pdfium  # imported here: only PDF uploads pay for it
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as error:
+        raise ValueError(f"corrupt or unreadable PDF file: {error}") from error
+    try:
+        page_count = len(document)
+        if page_count == 0:
+            raise ValueError("the PDF file holds no page")
+        if page_count > max_pages:
+            raise ValueError(f"the PDF has {page_count} pages, more than the limit of {max_pages}")
+        scale = dpi / 72.0
+        pages = []
+        for index in range(page_count):
+            page = document[index]
+            width_points, height_points = page.get_size()
+            _check_pixels(round(width_points * scale), round(height_points * scale), max_pixels, index + 1)
+            bitmap = page.render(scale=scale, grayscale=True)
+            array = bitmap.to_numpy()
+            if array.ndim == 3:
+                array = cv2.cvtColor(array[:, :, :3], cv2.COLOR_BGR2GRAY)
+            pages.append(np.ascontiguousarray(array, dtype=np.uint8))
+        return pages
+    finally:
+        document.close()

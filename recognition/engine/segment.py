@@ -1,0 +1,341 @@
+"""Cut a field into character images: comb fields by their printed cells, free fields by components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from recognition.engine.pageprep import ink_mask
+
+# A character image handed to the classifier has this much paper around the ink (pixels).
+CROP_PADDING = 2
+
+
+@dataclass
+class Segment:
+    """One position of a field: a character to classify, a blank cell, a decimal separator or a space."""
+
+    kind: str  # "char" | "blank" | "separator" | "space"
+    box: tuple[int, int, int, int]  # x, y, width, height in the coordinates of the image segmented
+    image: np.ndarray | None = None  # dark ink on white paper, uint8 (for "char")
+    text: str = ""  # for "separator" ("." or ",") and "space" (" ")
+    confidence: float = 1.0
+
+
+@dataclass
+class _Crop:
+    """A field's neighbourhood cut out of the page, with its ink found and printed lines removed."""
+
+    gray: np.ndarray
+    ink: np.ndarray  # uint8 1 = handwriting (printed lines removed)
+    darkness: np.ndarray
+    origin: tuple[int, int]  # crop's top left corner in page coordinates
+    box: tuple[int, int, int, int]  # the field box in crop coordinates
+    vertical_lines: np.ndarray  # uint8 mask of printed vertical lines
+
+
+def _cut(page: np.ndarray, box: tuple[int, int, int, int], margin_x: int, margin_y: int):
+    x, y, width, height = box
+    page_height, page_width = page.shape
+    left, top = max(0, x - margin_x), max(0, y - margin_y)
+    right, bottom = min(page_width, x + width + margin_x), min(page_height, y + height + margin_y)
+    return page[top:bottom, left:right], (left, top), (x - left, y - top, width, height)
+
+
+def _lines(mask: np.ndarray, horizontal_length: int, vertical_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Long straight runs of ink: printed box walls and baselines, not handwriting."""
+    horizontal_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, horizontal_length), 1))
+    vertical_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, vertical_length)))
+    # A small vertical closing first lets a line that is broken by blur or JPEG still count as one.
+    horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, horizontal_kernel)
+    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, vertical_kernel)
+    return horizontal, vertical
+
+
+def _remove_lines(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
+    """Take printed lines out of the ink mask without cutting the handwriting that crosses them.
+
+    The line masks are widened by a pixel to catch their blurred edges. Where a stroke crosses a line,
+    ink touches the line on both sides; a closing across the line direction bridges exactly those
+    gaps, so the crossing stroke is restored while the rest of the line stays removed.
+    """
+    grow = np.ones((3, 3), np.uint8)
+    horizontal_wide = cv2.dilate(horizontal, grow)
+    vertical_wide = cv2.dilate(vertical, grow)
+    ink = mask & ~(horizontal_wide | vertical_wide) & 1
+    bridge_vertical = cv2.morphologyEx(
+        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 9))
+    )
+    bridge_horizontal = cv2.morphologyEx(
+        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1))
+    )
+    restored = (bridge_vertical & horizontal_wide) | (bridge_horizontal & vertical_wide)
+    return ink | (restored & mask)
+
+
+def _prepare(
+    page: np.ndarray, box, margin_x: int, margin_y: int, wall_length: int, rule_length: int
+) -> _Crop:
+    gray, origin, local_box = _cut(page, box, margin_x, margin_y)
+    mask, darkness = ink_mask(gray)
+    horizontal, vertical = _lines(mask, rule_length, wall_length)
+    ink = _remove_lines(mask, horizontal, vertical)
+    return _Crop(gray, ink, darkness, origin, local_box, vertical)
+
+
+def _character_image(crop: _Crop, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Dark-on-white image of the ink under mask (other ink and lines erased), and its bounding box."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    columns = np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+    height, width = mask.shape
+    pad_top, pad_left = max(0, top - CROP_PADDING), max(0, left - CROP_PADDING)
+    pad_bottom, pad_right = min(height, bottom + CROP_PADDING), min(width, right + CROP_PADDING)
+    # Keep the anti-aliased edge of the strokes: a one-pixel halo of the mask keeps its gray values.
+    halo = cv2.dilate(mask[pad_top:pad_bottom, pad_left:pad_right], np.ones((3, 3), np.uint8))
+    darkness = crop.darkness[pad_top:pad_bottom, pad_left:pad_right] * halo
+    peak = max(float(darkness.max()), 0.2)
+    image = (255 - np.clip(darkness / peak, 0, 1) * 255).astype(np.uint8)
+    return image, (int(left), int(top), int(right - left), int(bottom - top))
+
+
+def _to_page_box(crop: _Crop, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return (box[0] + crop.origin[0], box[1] + crop.origin[1], box[2], box[3])
+
+
+# --------------------------------------------------------------------------- comb fields
+
+
+def _find_walls(vertical: np.ndarray, expected: np.ndarray, cell_width: float, box_height: int) -> np.ndarray:
+    """Printed wall positions near the expected ones; walls not seen follow the ones that were."""
+    profile = vertical.sum(axis=0).astype(np.float32)
+    window = max(2, int(cell_width * 0.3))
+    found = np.full(len(expected), np.nan)
+    for index, position in enumerate(expected):
+        start, stop = max(0, int(position) - window), min(len(profile), int(position) + window + 1)
+        if stop <= start:
+            continue
+        segment = profile[start:stop]
+        best = int(np.argmax(segment))
+        if segment[best] >= 0.5 * box_height:
+            # Centre of the wall: the mean column of everything close to the peak (walls are 2-4 px).
+            strong = np.flatnonzero(segment >= 0.5 * segment[best])
+            strong = strong[np.abs(strong - best) <= 3]
+            found[index] = start + float(strong.mean())
+    seen = ~np.isnan(found)
+    if seen.sum() == 0:
+        return expected.astype(np.float64)
+    offset = float(np.median(found[seen] - expected[seen]))
+    walls = np.where(seen, found, expected + offset)
+    # A wall must keep the comb's order and roughly its spacing; otherwise trust the grid.
+    if np.any(np.diff(walls) < cell_width * 0.5):
+        walls = expected + offset
+    return walls
+
+
+def segment_comb(
+    page: np.ndarray, box: tuple[int, int, int, int], cells: int, blank_fraction: float = 0.025
+) -> list[Segment]:
+    """One segment per cell of a comb field ('char' or 'blank'), boxes in page coordinates."""
+    x, y, width, height = box
+    cell_width = width / cells
+    margin_x, margin_y = max(3, int(cell_width * 0.25)), max(3, int(height * 0.3))
+    crop = _prepare(
+        page,
+        box,
+        margin_x,
+        margin_y,
+        wall_length=int(height * 0.8),
+        rule_length=int(max(cell_width * 1.6, 20)),
+    )
+    box_x, box_y = crop.box[0], crop.box[1]
+    expected = box_x + np.arange(cells + 1) * cell_width
+    walls = _find_walls(crop.vertical_lines, expected, cell_width, height)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
+    min_area = max(4, int(cell_width * height * 0.004))
+    cell_of_component = np.full(count, -1)
+    wide_components = []
+    for label in range(1, count):
+        left, top, comp_width, comp_height, area = stats[label]
+        if area < min_area:
+            continue
+        # Ink must reach into the box (not just the label printed above it or a neighbour below).
+        if top + comp_height < box_y + height * 0.15 or top > box_y + height * 0.85:
+            continue
+        center = left + comp_width / 2
+        cell = int(np.searchsorted(walls, center) - 1)
+        if not 0 <= cell < cells:
+            continue
+        if comp_width > cell_width * 1.35:
+            wide_components.append(label)
+        else:
+            cell_of_component[label] = cell
+    segments = []
+    cell_area = cell_width * height
+    wall_columns = [int(wall + 0.5) for wall in walls]
+    crop_height, crop_width = crop.ink.shape
+    for cell in range(cells):
+        labels_here = np.flatnonzero(cell_of_component == cell)
+        left_wall, right_wall = wall_columns[cell], wall_columns[cell + 1]
+        page_box = _to_page_box(crop, (left_wall, box_y, right_wall - left_wall, height))
+        # Work in the window that holds this cell's components (they may lean over a wall).
+        window_left, window_right = max(0, left_wall), min(crop_width, right_wall)
+        for label in labels_here:
+            window_left = min(window_left, int(stats[label, 0]))
+            window_right = max(window_right, int(stats[label, 0] + stats[label, 2]))
+        lookup = np.zeros(count, np.uint8)
+        lookup[labels_here] = 1
+        window_labels = labels[:, window_left:window_right]
+        mask_window = lookup[window_labels]
+        for label in wide_components:
+            # A stroke running into the neighbouring cell (touching characters): split it at the walls.
+            inner_left, inner_right = max(left_wall, window_left) - window_left, right_wall - window_left
+            mask_window[:, inner_left:inner_right] |= (
+                window_labels[:, inner_left:inner_right] == label
+            ).astype(np.uint8)
+        ink_pixels = int(mask_window.sum())
+        if ink_pixels < blank_fraction * cell_area:
+            segments.append(Segment("blank", page_box))
+            continue
+        rows = np.flatnonzero(mask_window.any(axis=1))
+        if rows[-1] - rows[0] + 1 < height * 0.25:
+            segments.append(Segment("blank", page_box))
+            continue
+        mask = np.zeros((crop_height, crop_width), np.uint8)
+        mask[:, window_left:window_right] = mask_window
+        image, local_box = _character_image(crop, mask)
+        segments.append(Segment("char", _to_page_box(crop, local_box), image))
+    return segments
+
+
+# --------------------------------------------------------------------------- free fields
+
+
+def _split_wide(mask: np.ndarray, pieces: int) -> list[int]:
+    """Columns where a run of touching characters is thinnest, near the even split points."""
+    profile = mask.sum(axis=0).astype(np.float32)
+    width = len(profile)
+    cuts = []
+    for index in range(1, pieces):
+        target = index * width / pieces
+        window = max(1, int(width / pieces * 0.3))
+        start, stop = max(1, int(target) - window), min(width - 1, int(target) + window + 1)
+        cuts.append(start + int(np.argmin(profile[start:stop])) if stop > start else int(target))
+    return cuts
+
+
+def segment_free(
+    page: np.ndarray, box: tuple[int, int, int, int], kind: str, allow_spaces: bool | None = None
+) -> list[Segment]:
+    """Characters of a free writing field, left to right: components, merged, split; boxes in page coordinates.
+
+    For amounts, small marks near the baseline between digits become '.' or ','. For letters and
+    alnum fields, a wide gap becomes a space.
+    """
+    x, y, width, height = box
+    margin = max(3, int(height * 0.1))
+    crop = _prepare(
+        page,
+        box,
+        margin,
+        margin,
+        wall_length=int(height * 0.8),
+        rule_length=int(max(height * 2, width * 0.3)),
+    )
+    box_x, box_y = crop.box[0], crop.box[1]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
+    noise_area = max(6, int(height * height * 0.002))
+    components = []
+    for label in range(1, count):
+        left, top, comp_width, comp_height, area = stats[label]
+        center_x, center_y = left + comp_width / 2, top + comp_height / 2
+        if area < noise_area:
+            continue
+        if not (box_x <= center_x <= box_x + width and box_y <= center_y <= box_y + height):
+            continue
+        components.append([int(left), int(top), int(left + comp_width), int(top + comp_height), [label]])
+    if not components:
+        return []
+    heights = np.array([bottom - top for _, top, _, bottom, _ in components])
+    tall = heights[heights >= height * 0.2]
+    if len(tall) == 0:
+        return []
+    char_height = float(np.median(tall))
+    components.sort(key=lambda component: component[0])
+
+    # Merge pieces of one character: boxes that overlap horizontally by half the narrower one.
+    merged = []
+    for component in components:
+        if merged:
+            previous = merged[-1]
+            overlap = min(previous[2], component[2]) - max(previous[0], component[0])
+            narrower = min(previous[2] - previous[0], component[2] - component[0])
+            if overlap > 0.5 * narrower:
+                is_mark = (
+                    kind == "amount"
+                    and max(component[2] - component[0], component[3] - component[1]) < char_height * 0.3
+                )
+                if not is_mark:
+                    previous[0], previous[1] = min(previous[0], component[0]), min(previous[1], component[1])
+                    previous[2], previous[3] = max(previous[2], component[2]), max(previous[3], component[3])
+                    previous[4] = previous[4] + component[4]
+                    continue
+        merged.append(component)
+
+    big = [c for c in merged if (c[3] - c[1]) >= char_height * 0.45]
+    baseline = float(np.median([c[3] for c in big])) if big else box_y + height
+    segments: list[Segment] = []
+    previous_right = None
+    if allow_spaces is None:
+        allow_spaces = kind in ("letters", "alnum")
+    for position, component in enumerate(merged):
+        left, top, right, bottom, label_list = component
+        comp_width, comp_height = right - left, bottom - top
+        is_small = comp_height < char_height * 0.45 and comp_width < char_height * 0.5
+        if is_small:
+            between = 0 < position < len(merged) - 1
+            near_baseline = bottom >= baseline - char_height * 0.35
+            if kind == "amount" and between and near_baseline and segments:
+                # A comma hangs below the baseline or is clearly taller than wide; a point is round.
+                is_comma = bottom > baseline + char_height * 0.12 or comp_height > comp_width * 1.6
+                segments.append(
+                    Segment(
+                        "separator",
+                        _to_page_box(crop, (left, top, comp_width, comp_height)),
+                        text="," if is_comma else ".",
+                        confidence=0.9,
+                    )
+                )
+            continue
+        if allow_spaces and previous_right is not None and left - previous_right > char_height * 0.6:
+            segments.append(
+                Segment(
+                    "space",
+                    _to_page_box(crop, (previous_right, top, left - previous_right, comp_height)),
+                    text=" ",
+                )
+            )
+        previous_right = right
+        mask = np.isin(labels[top:bottom, left:right], label_list).astype(np.uint8)
+        # Touching characters: a blob much wider than a character is tall is cut at its thinnest columns.
+        pieces = int(round(comp_width / (char_height * 0.8))) if comp_width > char_height * 1.25 else 1
+        cuts = [0] + (_split_wide(mask, pieces) if pieces > 1 else []) + [comp_width]
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            piece = np.zeros_like(crop.ink)
+            piece[top:bottom, left + start : left + stop] = mask[:, start:stop]
+            if piece.sum() < noise_area:
+                continue
+            image, local_box = _character_image(crop, piece)
+            segments.append(Segment("char", _to_page_box(crop, local_box), image))
+    return segments
+
+
+def segment_field(
+    page: np.ndarray, box: tuple[int, int, int, int], cells: int | None, kind: str
+) -> list[Segment]:
+    """Segments of one field of an aligned page (or of a field image with box = the whole image)."""
+    if cells:
+        return segment_comb(page, box, cells)
+    return segment_free(page, box, kind)

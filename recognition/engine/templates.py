@@ -1,0 +1,167 @@
+"""Load and validate form templates (format hwr-form-template/1) and their blank reference images."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TEMPLATE_FORMAT = "hwr-form-template/1"
+FIELD_KINDS = ("digits", "letters", "alnum", "date", "amount")
+# The characters each field kind may hold (the amount's separators come from segmentation, not a model).
+KIND_ALPHABETS = {
+    "digits": "0123456789",
+    "letters": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "alnum": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "date": "0123456789",
+    "amount": "0123456789",
+}
+# Which classifier reads each field kind.
+KIND_MODELS = {
+    "digits": "digits",
+    "letters": "letters",
+    "alnum": "alnum",
+    "date": "digits",
+    "amount": "digits",
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One zone of a template where people write."""
+
+    name: str
+    kind: str
+    box: tuple[int, int, int, int]  # x, y, width, height in template pixels
+    cells: int | None  # comb field with N boxes, or None for free writing
+
+    @property
+    def model_kind(self) -> str:
+        return KIND_MODELS[self.kind]
+
+
+@dataclass
+class FormTemplate:
+    """A validated template: its fields and the blank image pages are aligned to."""
+
+    name: str
+    image_path: Path | None
+    size: tuple[int, int]  # width, height
+    fields: list[FieldSpec]
+    source: dict = field(default_factory=dict, repr=False)
+    _image: np.ndarray | None = field(default=None, repr=False)
+
+    def load_image(self) -> np.ndarray:
+        """The blank reference image, grayscale uint8, loaded once and checked against `size`."""
+        if self._image is None:
+            from recognition.engine.pages import load_page
+
+            if self.image_path is None:
+                raise ValueError(f"template {self.name!r} has no image path to load")
+            image = load_page(self.image_path)
+            height, width = image.shape
+            if (width, height) != tuple(self.size):
+                raise ValueError(
+                    f"template {self.name!r}: image {self.image_path.name} is {width}x{height} "
+                    f"but the template says size {self.size[0]}x{self.size[1]}"
+                )
+            self._image = image
+        return self._image
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Use an image already in memory as the reference (tests, generated templates)."""
+        height, width = image.shape[:2]
+        if (width, height) != tuple(self.size):
+            raise ValueError(f"image is {width}x{height}, template size is {self.size[0]}x{self.size[1]}")
+        self._image = image
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise ValueError(f"{what} must be an integer, not {value!r}")
+    return int(value)
+
+
+def parse_field(data: object, index: int, size: tuple[int, int]) -> FieldSpec:
+    """Validate one entry of a template's `fields` list."""
+    where = f"fields[{index}]"
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be an object")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{where}: 'name' must be a non-empty string")
+    where = f"field {name!r}"
+    kind = data.get("kind")
+    if kind not in FIELD_KINDS:
+        raise ValueError(f"{where}: 'kind' must be one of {', '.join(FIELD_KINDS)}, not {kind!r}")
+    box = data.get("box")
+    if not isinstance(box, list | tuple) or len(box) != 4:
+        raise ValueError(f"{where}: 'box' must be [x, y, width, height]")
+    x, y, width, height = (_positive_int(value, f"{where}: box value") for value in box)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"{where}: box width and height must be positive")
+    if x < 0 or y < 0 or x + width > size[0] or y + height > size[1]:
+        raise ValueError(f"{where}: box {list(box)} lies outside the {size[0]}x{size[1]} image")
+    cells = data.get("cells")
+    if cells is not None:
+        cells = _positive_int(cells, f"{where}: 'cells'")
+        if cells < 1:
+            raise ValueError(f"{where}: 'cells' must be at least 1 or null")
+        if width / cells < 4:
+            raise ValueError(f"{where}: {cells} cells in a box {width} pixels wide are too narrow")
+    if kind == "date" and cells not in (None, 8):
+        raise ValueError(f"{where}: a date comb field has 8 cells (DDMMYYYY), not {cells}")
+    return FieldSpec(name=name, kind=kind, box=(x, y, width, height), cells=cells)
+
+
+def parse_template(data: object, base_dir: str | Path | None = None) -> FormTemplate:
+    """Validate a template document (already parsed from JSON); `image` resolves against base_dir."""
+    if not isinstance(data, dict):
+        raise ValueError("a template must be a JSON object")
+    if data.get("format") != TEMPLATE_FORMAT:
+        raise ValueError(f"template 'format' must be {TEMPLATE_FORMAT!r}, not {data.get('format')!r}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("template 'name' must be a non-empty string")
+    size = data.get("size")
+    if not isinstance(size, list | tuple) or len(size) != 2:
+        raise ValueError("template 'size' must be [width, height]")
+    width, height = (_positive_int(value, "template size") for value in size)
+    if width <= 0 or height <= 0:
+        raise ValueError("template 'size' must be positive")
+    image = data.get("image")
+    image_path = None
+    if image is not None:
+        if not isinstance(image, str) or not image:
+            raise ValueError("template 'image' must be a file path string")
+        image_path = Path(image)
+        if not image_path.is_absolute() and base_dir is not None:
+            image_path = Path(base_dir) / image_path
+    fields = data.get("fields")
+    if not isinstance(fields, list) or not fields:
+        raise ValueError("template 'fields' must be a non-empty list")
+    specs = [parse_field(entry, index, (width, height)) for index, entry in enumerate(fields)]
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"template field names must be unique; repeated: {', '.join(duplicates)}")
+    return FormTemplate(name=name, image_path=image_path, size=(width, height), fields=specs, source=data)
+
+
+def load_template(path: str | Path) -> FormTemplate:
+    """Read a template JSON file; its image path is resolved relative to the file and must exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no such template file: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"template {path} is not valid JSON: {error}") from error
+    template = parse_template(data, base_dir=path.parent)
+    if template.image_path is None:
+        raise ValueError(f"template {path} has no 'image' (the blank form pages are aligned to)")
+    if not template.image_path.is_file():
+        raise ValueError(f"template {path}: image {template.image_path} does not exist")
+    return template

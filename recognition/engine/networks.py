@@ -1,0 +1,81 @@
+"""Keras model factories for the character classifiers (Keras 3 API only, backend-neutral)."""
+
+from __future__ import annotations
+
+INPUT_SHAPE = (28, 28, 1)
+
+
+def _conv_block(keras, tensor, filters: int, strides: int = 1, name: str = ""):
+    """3x3 convolution without bias, batch norm, ReLU: the repeated unit of the compact VGG-style net."""
+    layers = keras.layers
+    tensor = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(
+        tensor
+    )
+    tensor = layers.BatchNormalization(name=f"{name}_bn")(tensor)
+    return layers.ReLU(name=f"{name}_relu")(tensor)
+
+
+def _separable_block(keras, tensor, filters: int, strides: int = 1, name: str = ""):
+    """Depthwise 3x3 then pointwise 1x1, batch norm, ReLU: a fraction of a full convolution's cost."""
+    layers = keras.layers
+    tensor = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(
+        tensor
+    )
+    tensor = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(tensor)
+    tensor = layers.BatchNormalization(name=f"{name}_bn")(tensor)
+    return layers.ReLU(name=f"{name}_relu")(tensor)
+
+
+def build_model(num_classes: int, architecture: str = "compact", dropout: float = 0.3, width: int = 32):
+    """Build an uncompiled classifier from (28, 28, 1) float inputs in 0..1 to softmax over num_classes.
+
+    'compact' is a small VGG-style net with batch norm (about 0.2 M parameters, a few M multiply-adds),
+    fast enough on a CPU for form serving; 'seed' is the 3-conv + dense baseline of the seed projects.
+    """
+    import keras
+
+    if num_classes < 2:
+        raise ValueError("a classifier needs at least two classes")
+    layers = keras.layers
+    inputs = keras.Input(shape=INPUT_SHAPE, name="character")
+    if architecture == "seed":
+        tensor = layers.Conv2D(32, 3, activation="relu")(inputs)
+        tensor = layers.MaxPooling2D()(tensor)
+        tensor = layers.Conv2D(64, 3, activation="relu")(tensor)
+        tensor = layers.MaxPooling2D()(tensor)
+        tensor = layers.Conv2D(64, 3, activation="relu")(tensor)
+        tensor = layers.Flatten()(tensor)
+        tensor = layers.Dense(64, activation="relu")(tensor)
+        outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(tensor)
+        return keras.Model(inputs, outputs, name="seed_cnn")
+    if architecture == "separable":
+        tensor = _conv_block(keras, inputs, width, name="block1a")
+        tensor = _conv_block(keras, tensor, width, strides=2, name="block1b")  # 14x14
+        tensor = _separable_block(keras, tensor, width * 2, name="block2a")
+        tensor = _separable_block(keras, tensor, width * 2, name="block2b")
+        tensor = _separable_block(keras, tensor, width * 4, strides=2, name="block2c")  # 7x7
+        tensor = layers.SpatialDropout2D(dropout / 3, name="block2_dropout")(tensor)
+        tensor = _separable_block(keras, tensor, width * 4, name="block3a")
+        tensor = _separable_block(keras, tensor, width * 8, strides=2, name="block3b")  # 4x4
+        tensor = layers.GlobalAveragePooling2D(name="pool")(tensor)
+        tensor = layers.Dropout(dropout, name="output_dropout")(tensor)
+        outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(tensor)
+        return keras.Model(inputs, outputs, name=f"separable_w{width}")
+    if architecture != "compact":
+        raise ValueError(f"unknown architecture {architecture!r}")
+    tensor = _conv_block(keras, inputs, width, name="block1a")
+    # A strided convolution instead of conv + pool at full resolution saves most of the compute.
+    tensor = _conv_block(keras, tensor, width, strides=2, name="block1b")  # 14x14
+    tensor = _conv_block(keras, tensor, width * 2, name="block2a")
+    tensor = _conv_block(keras, tensor, width * 2, strides=2, name="block2b")  # 7x7
+    tensor = layers.SpatialDropout2D(dropout / 3, name="block2_dropout")(tensor)
+    tensor = _conv_block(keras, tensor, width * 4, name="block3a")
+    tensor = _conv_block(keras, tensor, width * 4, strides=2, name="block3b")  # 4x4
+    tensor = layers.Flatten(name="flatten")(tensor)
+    tensor = layers.Dropout(dropout, name="head_dropout")(tensor)
+    tensor = layers.Dense(128, use_bias=False, name="head_dense")(tensor)
+    tensor = layers.BatchNormalization(name="head_bn")(tensor)
+    tensor = layers.ReLU(name="head_relu")(tensor)
+    tensor = layers.Dropout(dropout, name="output_dropout")(tensor)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(tensor)
+    return keras.Model(inputs, outputs, name=f"compact_w{width}")

@@ -1,0 +1,150 @@
+"""Turn character images into MNIST-like 28x28 inputs, and augment them for training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+FRAME_SIZE = 28
+FIT_SIZE = 20
+# Pixels fainter than this share of the brightest ink count as background when cropping.
+INK_THRESHOLD = 0.2
+
+
+def _as_gray_float(image: np.ndarray) -> np.ndarray:
+    """Validate a 2-D (or single-channel / colour 3-D) image and return it as float32 0..255 gray."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        image = cv2.cvtColor(
+            image.astype(np.uint8), cv2.COLOR_RGBA2GRAY if image.shape[2] == 4 else cv2.COLOR_RGB2GRAY
+        )
+    elif image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim != 2 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected a non-empty 2-D gray image, got shape {image.shape}")
+    if image.dtype == np.bool_:
+        image = image.astype(np.uint8) * 255
+    elif np.issubdtype(image.dtype, np.floating):
+        # Float images in 0..1 are scaled up so thresholds below work on one scale.
+        image = image * 255.0 if image.max(initial=0.0) <= 1.0 else image
+    return image.astype(np.float32)
+
+
+def ink_is_dark(image: np.ndarray) -> bool:
+    """Guess the polarity: true when the background (border pixels) is lighter than the ink."""
+    gray = _as_gray_float(image)
+    border = np.concatenate([gray[0, :], gray[-1, :], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    low, high = float(gray.min()), float(gray.max())
+    if high - low < 1e-6:
+        return background > 127.0
+    # The background sits at one end of the range; the ink is whatever lies at the other end.
+    return background > (low + high) / 2.0
+
+
+def to_white_on_black(image: np.ndarray) -> np.ndarray:
+    """Return float32 ink intensity 0..1 (background 0) whatever the input polarity."""
+    gray = _as_gray_float(image)
+    if ink_is_dark(gray):
+        gray = 255.0 - gray
+    # Subtract the paper level so gray paper or scanner noise does not count as ink.
+    border = np.concatenate([gray[0, :], gray[-1, :], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    ink = np.clip(gray - background, 0.0, None)
+    peak = float(ink.max())
+    if peak <= 1e-6:
+        return np.zeros_like(ink)
+    return ink / peak
+
+
+def prepare_character(image: np.ndarray) -> np.ndarray:
+    """Crop to ink, fit into 20x20 keeping aspect, centre by mass in 28x28; float32 white on black 0..1."""
+    ink = to_white_on_black(image)
+    rows, columns = np.nonzero(ink > INK_THRESHOLD)
+    if len(rows) == 0:
+        return np.zeros((FRAME_SIZE, FRAME_SIZE), dtype=np.float32)
+    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    crop = ink[top:bottom, left:right]
+    height, width = crop.shape
+    scale = FIT_SIZE / max(height, width)
+    new_height = max(1, round(height * scale))
+    new_width = max(1, round(width * scale))
+    # INTER_AREA keeps thin strokes visible when shrinking; linear is smoother when enlarging.
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    fitted = cv2.resize(crop, (new_width, new_height), interpolation=interpolation)
+    fitted = np.clip(fitted, 0.0, None)
+    mass = float(fitted.sum())
+    if mass <= 1e-6:
+        return np.zeros((FRAME_SIZE, FRAME_SIZE), dtype=np.float32)
+    row_centre = float((fitted.sum(axis=1) * np.arange(new_height)).sum() / mass)
+    column_centre = float((fitted.sum(axis=0) * np.arange(new_width)).sum() / mass)
+    centre = (FRAME_SIZE - 1) / 2.0
+    # A pure translation placing the centre of mass in the middle of the frame, as MNIST does.
+    matrix = np.array([[1.0, 0.0, centre - column_centre], [0.0, 1.0, centre - row_centre]], dtype=np.float32)
+    framed = cv2.warpAffine(
+        fitted, matrix, (FRAME_SIZE, FRAME_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    peak = float(framed.max())
+    if peak > 0:
+        framed = framed / peak
+    return np.clip(framed, 0.0, 1.0).astype(np.float32)
+
+
+def prepare_batch(images: Sequence[np.ndarray]) -> np.ndarray:
+    """Prepare many character images into one float32 (N, 28, 28, 1) batch."""
+    batch = np.zeros((len(images), FRAME_SIZE, FRAME_SIZE, 1), dtype=np.float32)
+    for position, image in enumerate(images):
+        batch[position, :, :, 0] = prepare_character(image)
+    return batch
+
+
+def augment_batch(
+    batch: np.ndarray,
+    generator: np.random.Generator,
+    rotation_degrees: float = 12.0,
+    shear: float = 0.25,
+    zoom: tuple[float, float] = (0.85, 1.12),
+    shift_pixels: float = 2.0,
+    stroke_change_probability: float = 0.3,
+) -> np.ndarray:
+    """Random rotation, shear, zoom, shift and stroke width on a (N, 28, 28[, 1]) float batch; never flips."""
+    squeeze = batch.ndim == 4
+    images = batch[..., 0] if squeeze else batch
+    if images.ndim != 3:
+        raise ValueError(f"expected (N, H, W) or (N, H, W, 1), got {batch.shape}")
+    count, height, width = images.shape
+    angles = np.deg2rad(generator.uniform(-rotation_degrees, rotation_degrees, count))
+    shears = generator.uniform(-shear, shear, count)
+    scales_x = generator.uniform(zoom[0], zoom[1], count)
+    # Slightly different vertical and horizontal zoom also varies the aspect ratio, as handwriting does.
+    scales_y = scales_x * generator.uniform(0.93, 1.07, count)
+    shifts = generator.uniform(-shift_pixels, shift_pixels, (count, 2))
+    strokes = generator.uniform(0.0, 1.0, count)
+    kernel = np.ones((2, 2), dtype=np.uint8)
+    centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
+    output = np.empty_like(images, dtype=np.float32)
+    for index in range(count):
+        cosine, sine = np.cos(angles[index]), np.sin(angles[index])
+        rotation = np.array([[cosine, -sine], [sine, cosine]])
+        shearing = np.array([[1.0, shears[index]], [0.0, 1.0]])
+        scaling = np.diag([scales_x[index], scales_y[index]])
+        linear = rotation @ shearing @ scaling
+        offset = centre + shifts[index] - linear @ centre
+        matrix = np.hstack([linear, offset[:, None]]).astype(np.float32)
+        warped = cv2.warpAffine(
+            images[index].astype(np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0
+        )
+        if strokes[index] < stroke_change_probability / 2:
+            warped = cv2.erode(warped, kernel) if warped.max() > 0 else warped
+            # Thin strokes can vanish under erosion; keep the original when too little ink survives.
+            if warped.sum() < 0.35 * images[index].sum():
+                warped = cv2.warpAffine(
+                    images[index].astype(np.float32), matrix, (width, height), borderValue=0.0
+                )
+        elif strokes[index] < stroke_change_probability:
+            warped = cv2.dilate(warped, kernel)
+        output[index] = warped
+    output = np.clip(output, 0.0, 1.0)
+    return output[..., None] if squeeze else output

@@ -1,0 +1,438 @@
+"""Training pieces: data per model kind, an augmenting batch feeder, the fit loop, the version folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recognition.engine import datasets
+from recognition.engine.metrics import classification_report
+from recognition.engine.preprocess import augment_batch, prepare_batch
+
+# Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
+CAPITAL_LOOKALIKES = ("c", "k", "o", "p", "s", "u", "v", "w", "x", "y", "z")
+KIND_CLASSES = {
+    "digits": datasets.DIGIT_CLASSES,
+    "letters": datasets.CAPITAL_CLASSES,
+    "alnum": datasets.DIGIT_CLASSES + datasets.CAPITAL_CLASSES,
+}
+
+
+@dataclass
+class TrainingData:
+    """Prepared (N, 28, 28, 1) float inputs for training and validation with their labels and provenance."""
+
+    classes: list[str]
+    train_inputs: np.ndarray
+    train_labels: np.ndarray
+    validation_inputs: np.ndarray
+    validation_labels: np.ndarray
+    # Names of validation subsets (e.g. "femnist writers held out") and their boolean masks.
+    validation_groups: dict[str, np.ndarray] = field(default_factory=dict)
+    description: dict = field(default_factory=dict)
+
+
+def _prepare(dataset: datasets.CharacterSet) -> np.ndarray:
+    """Run every image through the serving preprocessing so training sees exactly what serving sees."""
+    return prepare_batch(list(dataset.images))
+
+
+def assemble_data(
+    kind: str,
+    mnist_dir: Path | None,
+    femnist_dir: Path | None,
+    validation_fraction: float = 0.2,
+    mnist_validation_count: int = 5000,
+    use_lookalikes: bool = True,
+    seed: int = 0,
+    limit: int | None = None,
+) -> TrainingData:
+    """Collect and split the data for one model kind.
+
+    femnist-dev is split by writer, so validation writers are never seen in training; MNIST train is
+    split at random (its writers are unknown). MNIST test is never touched here.
+    """
+    if kind not in KIND_CLASSES:
+        raise ValueError(f"unknown kind {kind!r}")
+    classes = list(KIND_CLASSES[kind])
+    train_parts: list[datasets.CharacterSet] = []
+    validation_parts: list[tuple[str, datasets.CharacterSet]] = []
+    description: dict = {"train": {}, "validation": {}}
+
+    if kind in ("digits", "alnum") and mnist_dir is not None:
+        mnist = datasets.load_mnist(mnist_dir, "train")
+        if limit:
+            mnist = mnist.subset(np.arange(min(limit, len(mnist))))
+        mnist = datasets.select_classes(mnist, {name: name for name in datasets.DIGIT_CLASSES}, classes)
+        mnist_train_mask, mnist_validation_mask = datasets.split_random(
+            len(mnist), min(0.5, mnist_validation_count / len(mnist)), seed
+        )
+        train_parts.append(mnist.subset(mnist_train_mask))
+        validation_parts.append(("mnist train, held out", mnist.subset(mnist_validation_mask)))
+        description["train"]["mnist-train"] = int(mnist_train_mask.sum())
+        description["validation"]["mnist-train held out"] = int(mnist_validation_mask.sum())
+
+    if femnist_dir is not None:
+        femnist = datasets.load_femnist_dev(femnist_dir)
+        train_mask, validation_mask = datasets.split_by_writer(femnist.writers, validation_fraction, seed)
+        wanted = {}
+        if kind in ("digits", "alnum"):
+            wanted.update({name: name for name in datasets.DIGIT_CLASSES})
+        if kind in ("letters", "alnum"):
+            wanted.update({name: name for name in datasets.CAPITAL_CLASSES})
+        femnist_train = datasets.select_classes(femnist.subset(train_mask), wanted, classes)
+        femnist_validation = datasets.select_classes(femnist.subset(validation_mask), wanted, classes)
+        train_parts.append(femnist_train)
+        validation_parts.append(("femnist-dev writers held out", femnist_validation))
+        description["train"]["femnist-dev (train writers)"] = len(femnist_train)
+        description["validation"]["femnist-dev (held-out writers)"] = len(femnist_validation)
+        description["femnist_writers"] = {
+            "train": len(np.unique(femnist.writers[train_mask])),
+            "validation": len(np.unique(femnist.writers[validation_mask])),
+            "split_seed": seed,
+        }
+        if kind in ("letters", "alnum") and use_lookalikes:
+            lookalikes = datasets.select_classes(
+                femnist.subset(train_mask), {letter: letter.upper() for letter in CAPITAL_LOOKALIKES}, classes
+            )
+            train_parts.append(lookalikes)
+            description["train"][
+                "femnist-dev lower case as capitals (" + "".join(CAPITAL_LOOKALIKES) + ")"
+            ] = len(lookalikes)
+
+    if not train_parts:
+        raise ValueError(f"no data for kind {kind!r}: give an MNIST folder and/or femnist-dev folder")
+    train_set = datasets.concatenate([part for part in train_parts])
+    validation_inputs = np.concatenate([_prepare(part) for _, part in validation_parts])
+    validation_labels = np.concatenate([part.labels for _, part in validation_parts])
+    groups = {}
+    start = 0
+    for name, part in validation_parts:
+        mask = np.zeros(len(validation_labels), dtype=bool)
+        mask[start : start + len(part)] = True
+        groups[name] = mask
+        start += len(part)
+    return TrainingData(
+        classes=classes,
+        train_inputs=_prepare(train_set),
+        train_labels=train_set.labels,
+        validation_inputs=validation_inputs,
+        validation_labels=validation_labels,
+        validation_groups=groups,
+        description=description,
+    )
+
+
+def sampling_weights(labels: np.ndarray, num_classes: int, balance_power: float) -> np.ndarray:
+    """Per-sample probabilities proportional to class_count ** -balance_power (0: as is, 1: balanced)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.where(counts[labels] > 0, counts[labels] ** -balance_power, 0.0)
+    return weights / weights.sum()
+
+
+def make_batch_feeder(
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    augment: bool,
+    seed: int = 0,
+    steps_per_epoch: int | None = None,
+    probabilities: np.ndarray | None = None,
+):
+    """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch."""
+    import keras
+
+    class BatchFeeder(keras.utils.PyDataset):
+        """Augments on the fly with OpenCV in the training process (cheap next to the model's work)."""
+
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.generator = np.random.default_rng(seed)
+            self.steps = steps_per_epoch or int(np.ceil(len(labels) / batch_size))
+            self.on_epoch_end()
+
+        def __len__(self):
+            return self.steps
+
+        def on_epoch_end(self):
+            count = self.steps * batch_size
+            if probabilities is None:
+                order = np.concatenate(
+                    [
+                        self.generator.permutation(len(labels))
+                        for _ in range(int(np.ceil(count / len(labels))))
+                    ]
+                )
+            else:
+                order = self.generator.choice(len(labels), size=count, p=probabilities)
+            self.order = order[:count]
+
+        def __getitem__(self, index):
+            chosen = self.order[index * batch_size : (index + 1) * batch_size]
+            batch = inputs[chosen]
+            if augment:
+                batch = augment_batch(batch, self.generator)
+            return batch, labels[chosen]
+
+    return BatchFeeder()
+
+
+def transfer_weights(source_model, target_model) -> list[str]:
+    """Copy weights layer by layer where names and shapes agree (the new output layer stays fresh)."""
+    copied = []
+    source_layers = {layer.name: layer for layer in source_model.layers}
+    for layer in target_model.layers:
+        source = source_layers.get(layer.name)
+        if source is None or not layer.weights:
+            continue
+        source_weights = source.get_weights()
+        if [weight.shape for weight in source_weights] == [tuple(weight.shape) for weight in layer.weights]:
+            layer.set_weights(source_weights)
+            copied.append(layer.name)
+    return copied
+
+
+@dataclass
+class TrainingOptions:
+    """Knobs of one training run, recorded in the model card."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 6
+    architecture: str = "compact"
+    width: int = 16
+    dropout: float = 0.3
+    augment: bool = True
+    balance_power: float = 0.0
+    steps_per_epoch: int | None = None
+    seed: int = 0
+
+
+def fit(
+    data: TrainingData,
+    options: TrainingOptions,
+    initial_model=None,
+    on_batch: Callable[[int, int, dict], None] | None = None,
+    on_epoch: Callable[[int, dict], None] | None = None,
+):
+    """Build (or transfer into) a model and train it; returns (model, history dict, seconds, transferred)."""
+    import keras
+
+    from recognition.engine.networks import build_model
+
+    keras.utils.set_random_seed(options.seed)
+    model = build_model(len(data.classes), options.architecture, options.dropout, options.width)
+    transferred = transfer_weights(initial_model, model) if initial_model is not None else []
+    probabilities = None
+    if options.balance_power > 0:
+        probabilities = sampling_weights(data.train_labels, len(data.classes), options.balance_power)
+    feeder = make_batch_feeder(
+        data.train_inputs,
+        data.train_labels,
+        options.batch_size,
+        options.augment,
+        options.seed,
+        options.steps_per_epoch,
+        probabilities,
+    )
+    steps = len(feeder)
+    total_steps = max(1, steps * options.epochs)
+    warmup_steps = min(steps, total_steps // 5)
+    # Linear warm-up then cosine decay: a one-cycle-like schedule that needs no tuning of milestones.
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=options.learning_rate / 20,
+        decay_steps=total_steps - warmup_steps,
+        alpha=0.01,
+        warmup_target=options.learning_rate,
+        warmup_steps=warmup_steps,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=options.weight_decay),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+    class ProgressCallback(keras.callbacks.Callback):
+        """Forwards progress to the caller (the management command draws the bar)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if on_batch:
+                on_batch(batch + 1, steps, logs or {})
+
+        def on_epoch_end(self, epoch, logs=None):
+            if on_epoch:
+                on_epoch(epoch + 1, logs or {})
+
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=options.patience, restore_best_weights=True, mode="max"
+        ),
+        ProgressCallback(),
+    ]
+    started = time.monotonic()
+    history = model.fit(
+        feeder,
+        validation_data=(data.validation_inputs, data.validation_labels),
+        epochs=options.epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return model, history.history, time.monotonic() - started, transferred
+
+
+def predict_labels(model, inputs: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted labels, probabilities) for prepared inputs, batched."""
+    parts = [
+        np.asarray(model(inputs[start : start + batch_size], training=False))
+        for start in range(0, len(inputs), batch_size)
+    ]
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, model.output_shape[-1]))
+    return probabilities.argmax(axis=1), probabilities
+
+
+def evaluate(model, data: TrainingData) -> dict:
+    """Validation report overall plus accuracy per validation group."""
+    predicted, _ = predict_labels(model, data.validation_inputs)
+    report = classification_report(data.validation_labels, predicted, data.classes)
+    report["groups"] = {
+        name: {
+            "count": int(mask.sum()),
+            "accuracy": float((predicted[mask] == data.validation_labels[mask]).mean())
+            if mask.any()
+            else None,
+        }
+        for name, mask in data.validation_groups.items()
+    }
+    report["predicted"] = predicted
+    return report
+
+
+def plot_curves(history: dict, path: Path) -> None:
+    """Loss and accuracy per epoch for training and validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for key, axis in (("loss", loss_axis), ("accuracy", accuracy_axis)):
+        axis.plot(epochs, history.get(key, []), label=f"train {key}")
+        axis.plot(epochs, history.get(f"val_{key}", []), label=f"validation {key}")
+        axis.set_xlabel("epoch")
+        axis.legend()
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path) -> None:
+    """Confusion matrix heat map with counts (log colour scale so rare errors show)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(matrix)
+    size = max(5, len(classes) * 0.3)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    axis.imshow(np.log1p(matrix), cmap="Blues")
+    axis.set_xticks(range(len(classes)), classes, fontsize=7)
+    axis.set_yticks(range(len(classes)), classes, fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    for row in range(len(classes)):
+        for column in range(len(classes)):
+            if matrix[row, column] and row != column:
+                axis.text(
+                    column, row, str(matrix[row, column]), ha="center", va="center", fontsize=6, color="red"
+                )
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def plot_errors(
+    inputs: np.ndarray,
+    true_labels: np.ndarray,
+    predicted: np.ndarray,
+    classes: list[str],
+    path: Path,
+    limit: int = 60,
+) -> None:
+    """Gallery of misclassified validation images titled 'true -> predicted'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wrong = np.nonzero(true_labels != predicted)[0][:limit]
+    columns = 10
+    rows = max(1, int(np.ceil(len(wrong) / columns)))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, index in zip(axes.ravel(), wrong, strict=False):
+        axis.imshow(inputs[index, :, :, 0], cmap="gray", vmin=0, vmax=1)
+        axis.set_title(f"{classes[true_labels[index]]}->{classes[predicted[index]]}", fontsize=8)
+    if not len(wrong):
+        axes[0, 0].set_title("no errors")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def next_version(kind_dir: Path) -> str:
+    """One more than the highest numbered version folder (1 when none)."""
+    numbers = (
+        [int(entry.name) for entry in kind_dir.iterdir() if entry.name.isdigit()] if kind_dir.is_dir() else []
+    )
+    return str(max(numbers, default=0) + 1)
+
+
+def write_version(
+    model,
+    data: TrainingData,
+    report: dict,
+    history: dict,
+    kind: str,
+    version_dir: Path,
+    card_extra: dict,
+) -> dict:
+    """Save model.keras, card.json and the three plots into version_dir; returns the card."""
+    import keras
+
+    version_dir.mkdir(parents=True, exist_ok=False)
+    # Save an uncompiled copy: serving needs no optimizer state, and leaving it out shrinks the file 3x.
+    inference_model = keras.models.clone_model(model)
+    inference_model.set_weights(model.get_weights())
+    inference_model.save(version_dir / "model.keras")
+    predicted = report.pop("predicted")
+    plot_curves(history, version_dir / "curves.png")
+    plot_confusion(np.array(report["confusion_matrix"]), data.classes, version_dir / "confusion.png")
+    plot_errors(
+        data.validation_inputs, data.validation_labels, predicted, data.classes, version_dir / "errors.png"
+    )
+    card = {
+        "kind": kind,
+        "version": version_dir.name,
+        "classes": data.classes,
+        "input_shape": [28, 28, 1],
+        "input": "float32 0..1, white ink on black, through recognition.engine.preprocess.prepare_character",
+        "parameters": int(model.count_params()),
+        "data": data.description,
+        "history": {key: [round(float(value), 5) for value in values] for key, values in history.items()},
+        "epochs_run": len(history.get("loss", [])),
+        "metrics": {"validation": report},
+        **card_extra,
+    }
+    (version_dir / "card.json").write_text(json.dumps(card, indent=1))
+    return card

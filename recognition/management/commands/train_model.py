@@ -1,0 +1,180 @@
+"""Train a character model (digits, letters or alnum) and write it as a new version under MODEL_DIR."""
+
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from recognition.engine.classify import KINDS, model_versions, resolve_version
+
+FEMNIST_DEV_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "femnist-dev"
+
+
+class Command(BaseCommand):
+    help = "Train a character CNN and write models/<kind>/<next version>/ (model, card, plots)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--kind", choices=KINDS, required=True)
+        parser.add_argument("--epochs", type=int, default=20)
+        parser.add_argument(
+            "--from",
+            dest="from_version",
+            default=None,
+            help="start from VERSION of this kind, or KIND@VERSION (e.g. digits@2) to transfer weights",
+        )
+        parser.add_argument("--activate", action="store_true", help="make the new version the active one")
+        parser.add_argument("--batch-size", type=int, default=128)
+        parser.add_argument("--learning-rate", type=float, default=2e-3)
+        parser.add_argument("--width", type=int, default=16, help="channels of the first block")
+        parser.add_argument("--patience", type=int, default=6, help="early stopping patience in epochs")
+        parser.add_argument("--steps-per-epoch", type=int, default=None)
+        parser.add_argument("--balance", type=float, default=None, help="class balancing power 0..1")
+        parser.add_argument("--no-augment", action="store_true")
+        parser.add_argument(
+            "--no-lookalikes", action="store_true", help="letters: skip lower-case lookalikes"
+        )
+        parser.add_argument("--limit", type=int, default=None, help="use only the first N MNIST images")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--mnist-dir", type=Path, default=None)
+        parser.add_argument("--femnist-dir", type=Path, default=None)
+
+    def handle(self, *args, **options):
+        from tqdm import tqdm
+
+        from recognition.engine import train
+
+        kind = options["kind"]
+        model_dir = Path(settings.MODEL_DIR)
+        mnist_dir = options["mnist_dir"] or Path(settings.DATA_DIR) / "mnist"
+        femnist_dir = options["femnist_dir"] or FEMNIST_DEV_DIR
+        mnist_present = any(
+            (mnist_dir / name).exists() for name in ("train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz")
+        )
+        if kind in ("digits", "alnum") and not mnist_present:
+            raise CommandError(f"MNIST is not in {mnist_dir}; run `python manage.py fetch_data mnist` first")
+        if not femnist_dir.exists():
+            self.stderr.write(f"femnist-dev not found at {femnist_dir}; training without it")
+            femnist_dir = None
+        if kind == "letters" and femnist_dir is None:
+            raise CommandError("letters need femnist-dev (../shared/data/femnist-dev)")
+
+        initial_model, from_name = self._initial_model(kind, model_dir, options["from_version"])
+        self.stdout.write(f"Preparing {kind} data ...")
+        data = train.assemble_data(
+            kind,
+            mnist_dir if kind != "letters" else None,
+            femnist_dir,
+            use_lookalikes=not options["no_lookalikes"],
+            seed=options["seed"],
+            limit=options["limit"],
+        )
+        self.stdout.write(f"  train {len(data.train_labels)}, validation {len(data.validation_labels)}")
+        balance = options["balance"]
+        if balance is None:
+            # Digits from MNIST outnumber femnist letters about 30 to 1; half-way balancing evens that out.
+            balance = 0.5 if kind == "alnum" else 0.0
+        training_options = train.TrainingOptions(
+            epochs=options["epochs"],
+            batch_size=options["batch_size"],
+            learning_rate=options["learning_rate"],
+            patience=options["patience"],
+            width=options["width"],
+            augment=not options["no_augment"],
+            balance_power=balance,
+            steps_per_epoch=options["steps_per_epoch"],
+            seed=options["seed"],
+        )
+        bar = None
+        epoch_state = {"epoch": 1}
+
+        def on_batch(step, steps, logs):
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(
+                    total=steps,
+                    desc=f"epoch {epoch_state['epoch']}",
+                    file=sys.stderr,
+                    leave=False,
+                    mininterval=5,
+                )
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", accuracy=f"{logs.get('accuracy', 0):.4f}")
+
+        def on_epoch(epoch, logs):
+            nonlocal bar
+            if bar is not None:
+                bar.close()
+                bar = None
+            epoch_state["epoch"] = epoch + 1
+            self.stdout.write(
+                f"epoch {epoch}: loss {logs.get('loss', 0):.4f} accuracy {logs.get('accuracy', 0):.4f} "
+                f"val_loss {logs.get('val_loss', 0):.4f} val_accuracy {logs.get('val_accuracy', 0):.4f}"
+            )
+            self.stdout.flush()
+
+        model, history, seconds, transferred = train.fit(
+            data, training_options, initial_model, on_batch, on_epoch
+        )
+        report = train.evaluate(model, data)
+        kind_dir = model_dir / kind
+        version = train.next_version(kind_dir)
+        command = "python manage.py train_model " + " ".join(
+            shlex.quote(argument) for argument in sys.argv[2:]
+        )
+        card = train.write_version(
+            model,
+            data,
+            report,
+            history,
+            kind,
+            kind_dir / version,
+            {
+                "architecture": f"{training_options.architecture} width {training_options.width}",
+                "options": training_options.__dict__,
+                "from": from_name,
+                "transferred_layers": len(transferred),
+                "train_seconds": round(seconds, 1),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "command": command,
+            },
+        )
+        active_file = kind_dir / "ACTIVE"
+        if options["activate"] or not active_file.exists():
+            active_file.write_text(version + "\n")
+            self.stdout.write(f"{kind}@{version} is now active")
+        metrics = card["metrics"]["validation"]
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{kind}@{version}: validation accuracy {metrics['accuracy']:.4f}, "
+                f"macro F1 {metrics['macro_f1']:.4f} "
+                f"({len(history.get('loss', []))} epochs, {seconds:.0f} s) -> {kind_dir / version}"
+            )
+        )
+        for name, group in metrics["groups"].items():
+            self.stdout.write(f"  {name}: {group['accuracy']:.4f} on {group['count']}")
+
+    def _initial_model(self, kind, model_dir, from_version):
+        if not from_version:
+            return None, None
+        import keras
+
+        source_kind, _, version = from_version.rpartition("@")
+        source_kind = source_kind or kind
+        if source_kind not in KINDS:
+            raise CommandError(f"unknown kind in --from {from_version!r}")
+        try:
+            version = resolve_version(source_kind, model_dir, version or None)
+        except FileNotFoundError as error:
+            available = ", ".join(model_versions(model_dir / source_kind)) or "none"
+            raise CommandError(f"{error} (available {source_kind} versions: {available})") from error
+        started = time.monotonic()
+        model = keras.models.load_model(model_dir / source_kind / version / "model.keras", compile=False)
+        self.stdout.write(
+            f"Starting from {source_kind}@{version} ({time.monotonic() - started:.1f} s to load)"
+        )
+        return model, f"{source_kind}@{version}"

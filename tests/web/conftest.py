@@ -1,0 +1,145 @@
+"""Fixtures of the web app tests: users in each role, the bundled templates, read documents."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from recognition import services
+from recognition.models import Document, FormTemplate
+
+
+@pytest.fixture(autouse=True)
+def shared_media_root(media_root, settings):
+    """Every web test writes files where the worker process reads them."""
+    settings.MEDIA_ROOT = media_root
+    # Hashing test passwords the production way costs a second per test on two cores.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return media_root
+
+
+def make_user(username: str, *groups: str, **extra) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice", "uploaders")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob", "uploaders")
+
+
+@pytest.fixture
+def reviewer(db) -> User:
+    return make_user("rita", "reviewers")
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user("ada", "admins")
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client logged in as the given user (a fresh client per call)."""
+    from django.test import Client
+
+    def login(user: User) -> Client:
+        other = Client()
+        other.force_login(user)
+        return other
+
+    return login
+
+
+@pytest.fixture
+def templates(db) -> dict[str, FormTemplate]:
+    return {template.name: template for template in services.templates_seed_bundled()}
+
+
+@pytest.fixture
+def check_template(templates) -> FormTemplate:
+    return templates["check"]
+
+
+def png_bytes(width: int = 400, height: int = 200, value: int = 255) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((height, width), value, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload_file(name: str, data: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+@dataclass
+class FakeReading:
+    """What FormReader.read_page returns, for tests that exercise the web side without the models."""
+
+    result: dict
+    aligned: np.ndarray
+
+
+def fake_result(template: FormTemplate, texts: dict[str, str], confidences: dict[str, float]) -> dict:
+    """A hwr-form-result/1 document for `template`: each character in its own slice of the field's box."""
+    fields = []
+    for spec in template.fields:
+        text = texts.get(spec["name"], "")
+        confidence = confidences.get(spec["name"], 0.5)
+        x, y, width, height = spec["box"]
+        step = width // max(len(text), 1)
+        chars = [
+            {
+                "text": character,
+                "confidence": confidence,
+                "box": [x + index * step, y, step, height],
+                "alternatives": [["1" if character != "1" else "7", round(1 - confidence, 3)]],
+            }
+            for index, character in enumerate(text)
+        ]
+        fields.append({"name": spec["name"], "text": text, "confidence": confidence, "chars": chars})
+    return {
+        "format": "hwr-form-result/1",
+        "template": template.name,
+        "model": "digits@1",
+        "fields": fields,
+        "alignment": {"score": 0.93},
+    }
+
+
+def aligned_page(template: FormTemplate) -> np.ndarray:
+    width, height = template.definition["size"]
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, size=(height, width), dtype=np.uint8)
+
+
+@pytest.fixture
+def read_document(check_template):
+    """Make a document of one page for `owner` and store a reading with the given texts and confidences."""
+
+    def make(owner: User, texts: dict[str, str], confidences: dict[str, float], template=None) -> Document:
+        template = template or check_template
+        document = services.document_upload(
+            owner=owner, template=template, files=[upload_file("scan.png", png_bytes())]
+        )
+        page = document.pages.get()
+        result = fake_result(template, texts, confidences)
+        services.page_process(
+            page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(template))
+        )
+        document.refresh_from_db()
+        return document
+
+    return make

@@ -1,0 +1,153 @@
+"""Upload: files are checked by content, size, pixels and page count before anything is stored."""
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from recognition.models import Document, Page
+from tests.web.conftest import png_bytes, upload_file
+
+
+def stored_files(media_root) -> list:
+    return [path for path in media_root.rglob("*") if path.is_file() and "templates" not in path.parts]
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG that claims a huge 1-bit image: its rows are zeros that compress to almost nothing."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def pdf_bytes(pages: int) -> bytes:
+    images = [Image.fromarray(np.full((300, 200), 255, dtype=np.uint8)) for _ in range(pages)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=72)
+    return buffer.getvalue()
+
+
+def post_upload(client, template, *files):
+    return client.post(reverse("upload"), {"template": template.pk, "files": list(files)})
+
+
+@pytest.mark.django_db
+def test_upload_page_stores_a_document_and_queues_each_page(
+    client_for, alice, check_template, django_capture_on_commit_callbacks
+):
+    client = client_for(alice)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post_upload(
+            client,
+            check_template,
+            upload_file("one.png", png_bytes()),
+            upload_file("two.pdf", pdf_bytes(2)),
+        )
+    document = Document.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("document-detail", args=[document.pk])
+    assert document.owner == alice
+    assert document.template == check_template
+    assert [(page.number, page.source_name) for page in document.pages.all()] == [
+        (1, "one.png"),
+        (2, "two.pdf"),
+        (3, "two.pdf"),
+    ]
+    assert all(page.status == Page.Status.QUEUED for page in document.pages.all())
+    assert len(callbacks) == 1  # the pages are sent to the workers only once the rows are committed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("scan.png", b"this is not an image at all", "not a PNG, JPEG, TIFF or PDF"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "corrupt"),
+        ("empty.jpg", b"", "empty"),
+        ("bomb.png", png_bomb(30_000, 30_000), "decompression bomb"),
+        ("long.pdf", pdf_bytes(4), "more than the limit of 3"),
+    ],
+    ids=["type-by-content", "corrupt-png", "empty", "bomb", "pdf-page-cap"],
+)
+def test_bad_files_are_refused_with_a_clear_message_and_nothing_is_stored(
+    client_for, alice, check_template, settings, shared_media_root, name, data, message
+):
+    settings.UPLOAD_MAX_PAGES = 3
+    client = client_for(alice)
+    before = stored_files(shared_media_root)
+    response = post_upload(
+        client, check_template, upload_file("good.png", png_bytes()), upload_file(name, data)
+    )
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert name in text
+    assert message in text
+    assert Document.objects.count() == 0
+    assert Page.objects.count() == 0
+    assert stored_files(shared_media_root) == before
+
+
+@pytest.mark.django_db
+def test_a_file_over_the_size_cap_is_refused_before_it_is_read(client_for, alice, check_template, settings):
+    settings.UPLOAD_MAX_FILE_BYTES = 1000
+    response = post_upload(
+        client_for(alice), check_template, upload_file("big.png", png_bytes(800, 800, 17) + b"x" * 2000)
+    )
+    assert response.status_code == 400
+    assert "more than the limit of 1000 bytes" in response.content.decode()
+    assert Document.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_api_upload_validates_the_same_way(client_for, alice, check_template):
+    client = client_for(alice)
+    good = client.post(
+        reverse("api-document-list"),
+        {"template": check_template.pk, "files": [upload_file("a.png", png_bytes())]},
+    )
+    assert good.status_code == 201, good.content
+    assert good.json()["pages"][0]["status"] == "queued"
+    bad = client.post(
+        reverse("api-document-list"),
+        {"template": check_template.pk, "files": [upload_file("a.png", b"GIF89a not supported")]},
+    )
+    assert bad.status_code == 400
+    assert "not a PNG" in bad.json()["detail"]
+    assert Document.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_user_without_the_uploader_role_cannot_upload(client_for, check_template):
+    from django.contrib.auth.models import User
+
+    nobody = User.objects.create_user("nobody", password="pw")
+    client = client_for(nobody)
+    assert post_upload(client, check_template, upload_file("a.png", png_bytes())).status_code == 403
+    api = client.post(
+        reverse("api-document-list"),
+        {"template": check_template.pk, "files": [upload_file("a.png", png_bytes())]},
+    )
+    assert api.status_code == 403
+    assert Document.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_upload_page_offers_the_bundled_check(client_for, alice, check_template):
+    response = client_for(alice).get(reverse("upload"))
+    assert response.status_code == 200
+    assert "check (bank check)" in response.content.decode()

@@ -1,0 +1,135 @@
+"""Roles and IDOR: a user cannot read or correct another user's documents by id, in views or API."""
+
+import pytest
+from django.urls import reverse
+
+from recognition.models import Correction, FieldResult
+
+
+@pytest.fixture
+def alices_document(read_document, alice):
+    return read_document(alice, {"payee": "ALICE", "date": "01012020", "amount": "5"}, {"payee": 0.3})
+
+
+def alices_field(document) -> FieldResult:
+    return FieldResult.objects.get(page__document=document, name="payee")
+
+
+@pytest.mark.django_db
+def test_another_uploader_cannot_read_the_document_in_the_browser(alices_document, bob, alice, client_for):
+    field = alices_field(alices_document)
+    page = alices_document.pages.get()
+    urls = [
+        reverse("document-detail", args=[alices_document.pk]),
+        reverse("document-progress", args=[alices_document.pk]),
+        reverse("document-export", args=[alices_document.pk, "csv"]),
+        reverse("document-export", args=[alices_document.pk, "json"]),
+        reverse("page-image", args=[page.pk]),
+        reverse("field-crop", args=[field.pk]),
+        reverse("review-field", args=[field.pk]),
+    ]
+    owner, other = client_for(alice), client_for(bob)
+    for url in urls:
+        assert owner.get(url).status_code == 200, url
+        assert other.get(url).status_code == 404, url
+    assert "ALICE" not in other.get(reverse("document-list")).content.decode()
+
+
+@pytest.mark.django_db
+def test_another_uploader_cannot_correct_the_document_in_the_browser(alices_document, bob, client_for):
+    field = alices_field(alices_document)
+    client = client_for(bob)
+    assert client.post(reverse("review-field", args=[field.pk]), {"text": "BOB"}).status_code == 404
+    assert client.post(reverse("review-field", args=[field.pk]), {"action": "accept"}).status_code == 404
+    field.refresh_from_db()
+    assert (field.text, field.review_state) == ("ALICE", "pending")
+    assert Correction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_another_uploader_cannot_read_or_correct_through_the_api(alices_document, bob, client_for):
+    field = alices_field(alices_document)
+    client = client_for(bob)
+    for url in [
+        reverse("api-document-detail", args=[alices_document.pk]),
+        reverse("api-document-results", args=[alices_document.pk]),
+        reverse("api-document-progress", args=[alices_document.pk]),
+        reverse("api-field-detail", args=[field.pk]),
+    ]:
+        assert client.get(url).status_code == 404, url
+    assert client.get(reverse("api-document-list")).json()["results"] == []
+    assert client.get(reverse("api-field-list"), {"document": alices_document.pk}).json()["results"] == []
+    correct = client.post(
+        reverse("api-field-correct", args=[field.pk]), {"text": "BOB"}, content_type="application/json"
+    )
+    assert correct.status_code == 404
+    assert client.post(reverse("api-field-accept", args=[field.pk])).status_code == 404
+    field.refresh_from_db()
+    assert field.text == "ALICE"
+    assert Correction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_token_authentication_sees_only_the_owners_documents(alices_document, alice, bob, client):
+    from rest_framework.authtoken.models import Token
+
+    alice_token = Token.objects.create(user=alice)
+    bob_token = Token.objects.create(user=bob)
+    url = reverse("api-document-detail", args=[alices_document.pk])
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {alice_token.key}").status_code == 200
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {bob_token.key}").status_code == 404
+    assert client.get(url).status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_reviewers_see_and_correct_every_document(alices_document, reviewer, client_for):
+    field = alices_field(alices_document)
+    client = client_for(reviewer)
+    assert client.get(reverse("document-detail", args=[alices_document.pk])).status_code == 200
+    response = client.post(
+        reverse("api-field-correct", args=[field.pk]), {"text": "ALICIA"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_login_is_required_everywhere(alices_document, client):
+    field = alices_field(alices_document)
+    for url in [
+        reverse("upload"),
+        reverse("document-list"),
+        reverse("document-detail", args=[alices_document.pk]),
+        reverse("review-queue"),
+        reverse("review-field", args=[field.pk]),
+        reverse("template-list"),
+        reverse("field-crop", args=[field.pk]),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 302 and reverse("login") in response["Location"], url
+    assert client.get(reverse("api-document-list")).status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_only_admins_manage_templates(check_template, alice, admin_user, client_for):
+    assert client_for(alice).get(reverse("template-edit", args=[check_template.pk])).status_code == 403
+    assert client_for(alice).get(reverse("template-create")).status_code == 403
+    assert client_for(admin_user).get(reverse("template-edit", args=[check_template.pk])).status_code == 200
+    response = client_for(alice).post(reverse("api-template-list"), {})
+    assert response.status_code == 403
+    assert client_for(alice).get(reverse("api-template-list")).status_code == 200
+    assert client_for(alice).get(reverse("api-model-version-list")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_openapi_schema_lists_the_endpoints(admin_user, client_for):
+    response = client_for(admin_user).get(reverse("api-schema"))
+    assert response.status_code == 200
+    schema = response.content.decode()
+    for path in [
+        "/api/documents/",
+        "/api/documents/{id}/results/",
+        "/api/fields/{id}/correct/",
+        "/api/templates/",
+        "/api/model-versions/",
+    ]:
+        assert path in schema

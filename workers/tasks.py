@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from celery import shared_task
@@ -22,6 +23,10 @@ PAGE_MAX_RETRIES = 3
 # One FormReader per worker process, made on the first page task: models load
 # lazily, never at import time and never before the worker forks.
 _form_reader = None
+# Parsed templates by their JSON text: the reader caches each template's
+# alignment features per template object, so the same object must come back.
+_engine_templates: dict[str, object] = {}
+ENGINE_TEMPLATE_CACHE_SIZE = 32
 
 
 def form_reader():
@@ -32,6 +37,25 @@ def form_reader():
 
         _form_reader = FormReader(settings.MODEL_DIR)
     return _form_reader
+
+
+def engine_template(definition: dict):
+    """The engine's FormTemplate for a template document, parsed once per worker process."""
+    key = json.dumps(definition, sort_keys=True)
+    template = _engine_templates.get(key)
+    if template is None:
+        from recognition.engine.templates import parse_template
+
+        template = parse_template(definition)
+        if len(_engine_templates) >= ENGINE_TEMPLATE_CACHE_SIZE:
+            _engine_templates.clear()
+        _engine_templates[key] = template
+    return template
+
+
+def read_page(definition: dict, page_image):
+    """Read one page image against a template document with this process's FormReader."""
+    return form_reader().read_page(engine_template(definition), page_image)
 
 
 @shared_task(name="default.answer_worker_probe", time_limit=30, soft_time_limit=20)
@@ -56,7 +80,7 @@ def answer_worker_probe(probe_id: int) -> None:
 def process_page(self, page_id: int) -> None:
     """Recognize one page of a document."""
     try:
-        services.page_process(page_id=page_id, read_page=form_reader().read_page)
+        services.page_process(page_id=page_id, read_page=read_page)
     except Page.DoesNotExist:
         logger.info("Page %s no longer exists (its document was deleted); nothing to do.", page_id)
     except SoftTimeLimitExceeded:

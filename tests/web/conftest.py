@@ -27,7 +27,8 @@ def shared_media_root(media_root, settings):
 def make_user(username: str, *groups: str, **extra) -> User:
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
     for name in groups:
-        user.groups.add(Group.objects.get(name=name))
+        # get_or_create: tests with transaction=True flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
     return user
 
 
@@ -72,6 +73,28 @@ def templates(db) -> dict[str, FormTemplate]:
 @pytest.fixture
 def check_template(templates) -> FormTemplate:
     return templates["check"]
+
+
+def digits_template(base: FormTemplate) -> FormTemplate:
+    """A template of the bundled form's digit fields only (the digits model is the one always shipped)."""
+    definition = dict(base.definition)
+    definition["name"] = f"{base.name}-digits"
+    definition["fields"] = [field for field in base.fields if field["kind"] in ("digits", "date")]
+    return services.template_save(definition=definition, image_data=base.image.read())
+
+
+def filled_form(template: FormTemplate) -> bytes:
+    """The template's blank image with printed digits in every comb cell, as PNG bytes."""
+    import cv2
+
+    image = cv2.imread(template.image.path, cv2.IMREAD_GRAYSCALE)
+    for field in template.fields:
+        x, y, width, height = field["box"]
+        cells = field["cells"] or 6
+        for index in range(cells):
+            origin = (int(x + index * width / cells + width / cells * 0.25), int(y + height * 0.8))
+            cv2.putText(image, str(index % 10), origin, cv2.FONT_HERSHEY_SIMPLEX, height / 45, 20, 3)
+    return cv2.imencode(".png", image)[1].tobytes()
 
 
 def png_bytes(width: int = 400, height: int = 200, value: int = 255) -> bytes:

@@ -13,8 +13,8 @@ WORK_WIDTH = 600
 # Pages are brought to the template's working size first, so the pyramid only needs to cover the
 # remaining 0.8-1.25x of scan scale.
 ORB_LEVELS = 4
-TEMPLATE_FEATURES = 1500
-PAGE_FEATURES = 900
+TEMPLATE_FEATURES = 1400
+PAGE_FEATURES = 800
 GRID = (4, 6)  # columns, rows: keypoints are spread over the page so the fit does not extrapolate
 RATIO_TEST = 0.8
 RANSAC_THRESHOLD = 3.0  # working pixels
@@ -41,6 +41,9 @@ class TemplateFeatures:
     points: np.ndarray  # (N, 2) float32
     descriptors: np.ndarray
     work_scale: float
+    print_mask: np.ndarray  # the template's printed pixels at working scale (uint8 0/1)
+    page_features: int = 800
+    fallback: TemplateFeatures | None = None  # finer, slower settings tried when the first fails
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Alignment:
     inliers: int
     matches: int
     reprojection_error: float
+    print_coverage: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -60,6 +64,7 @@ class Alignment:
             "inliers": self.inliers,
             "matches": self.matches,
             "reprojection_error": round(self.reprojection_error, 2),
+            "print_coverage": round(self.print_coverage, 3),
         }
 
 
@@ -105,16 +110,43 @@ def _grid_detect(orb: cv2.ORB, image: np.ndarray, feature_count: int):
     return np.float32([keypoint.pt for keypoint in selected]), descriptors
 
 
-def template_features(template_image: np.ndarray) -> TemplateFeatures:
+def template_features(
+    template_image: np.ndarray,
+    work_width: int = WORK_WIDTH,
+    template_count: int = TEMPLATE_FEATURES,
+    page_count: int = PAGE_FEATURES,
+    with_fallback: bool = True,
+) -> TemplateFeatures:
     """Describe a blank template once; reuse the result for every page of that template."""
     if template_image.ndim != 2:
         raise ValueError("template image must be 2-D grayscale")
-    small, scale = _downscale(template_image, WORK_WIDTH)
-    points, descriptors = _grid_detect(_orb(TEMPLATE_FEATURES * 3), small, TEMPLATE_FEATURES)
+    small, scale = _downscale(template_image, work_width)
+    points, descriptors = _grid_detect(_orb(template_count * 3), small, template_count)
     if descriptors is None or len(points) < MIN_INLIERS:
         raise ValueError("the template image has too little printed structure to align pages to it")
     height, width = template_image.shape
-    return TemplateFeatures((width, height), points / scale, descriptors, scale)
+    print_mask = (small < 128).astype(np.uint8)
+    fallback = None
+    if with_fallback:
+        fallback = template_features(
+            template_image, int(work_width * 1.5), template_count * 2, page_count * 2, with_fallback=False
+        )
+    return TemplateFeatures((width, height), points / scale, descriptors, scale, print_mask, page_count, fallback)
+
+
+def print_coverage(page_small: np.ndarray, homography_small: np.ndarray, features: TemplateFeatures) -> float:
+    """Share of the template's printed pixels that are dark on the page once warped onto it.
+
+    This checks the result itself, not the matches: a transform off by one comb cell or one row of
+    boxes can gather many consistent matches on repeated print, but it leaves labels and lines of the
+    template over blank paper.
+    """
+    height, width = features.print_mask.shape
+    warped = cv2.warpPerspective(page_small, homography_small, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
+    dark = cv2.adaptiveThreshold(warped, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12)
+    dark = cv2.dilate(dark, np.ones((3, 3), np.uint8))
+    printed = int(features.print_mask.sum())
+    return float((features.print_mask & dark).sum()) / max(printed, 1)
 
 
 def _scale_matrix(scale: float) -> np.ndarray:
@@ -150,45 +182,56 @@ def align_page(
     """Find the homography page -> template and warp the page into template pixels.
 
     Raises AlignmentError (with .score) when the page does not match the template well enough to be
-    read: too few consistent features, or a transform no scanner or camera would produce.
+    read: too few consistent features, a transform no scanner or camera would produce, or the
+    template's print not found where the transform puts it. A failed page is tried once more with
+    finer settings before it is given up.
     """
     if page.ndim != 2 or page.dtype != np.uint8:
         raise ValueError("page must be a 2-D uint8 grayscale image")
+    try:
+        return _align_once(page, features, min_score)
+    except AlignmentError as first_error:
+        if features.fallback is None:
+            raise
+        try:
+            return _align_once(page, features.fallback, min_score)
+        except AlignmentError as second_error:
+            raise max(first_error, second_error, key=lambda error: error.score) from None
+
+
+def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) -> Alignment:
     # Bring the page to about the template's working resolution (pages usually have a margin around
     # the form, hence a little wider).
     page_small, page_scale = _downscale(page, round(features.size[0] * features.work_scale * 1.1))
-    page_points, page_descriptors = _grid_detect(_orb(PAGE_FEATURES * 3), page_small, PAGE_FEATURES)
+    page_points, page_descriptors = _grid_detect(_orb(features.page_features * 3), page_small, features.page_features)
     if page_descriptors is None or len(page_points) < MIN_INLIERS:
         raise AlignmentError("no printed structure found on the page (blank or unreadable)", 0.0)
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(page_descriptors, features.descriptors, k=GUIDED_CANDIDATES)
-    good = [pair[0] for pair in pairs if len(pair) >= 2 and pair[0].distance < RATIO_TEST * pair[1].distance]
+    # The GUIDED_CANDIDATES nearest template descriptors of each page descriptor, as arrays.
+    distances, nearest = cv2.batchDistance(
+        page_descriptors, features.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=GUIDED_CANDIDATES
+    )
+    distances = distances.astype(np.float32)
+    good = np.flatnonzero((nearest[:, 1] >= 0) & (distances[:, 0] < RATIO_TEST * distances[:, 1]))
     if len(good) < MIN_INLIERS:
         raise AlignmentError(f"only {len(good)} features match the template; is this the right form?", 0.0)
     template_points = features.points * features.work_scale
-    source = page_points[[match.queryIdx for match in good]]
-    target = template_points[[match.trainIdx for match in good]]
-    coarse, _ = cv2.findHomography(
-        source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=5000, confidence=0.999
-    )
+    source = page_points[good]
+    target = template_points[nearest[good, 0]]
+    coarse, _ = cv2.findHomography(source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=5000, confidence=0.999)
     if coarse is None:
         raise AlignmentError("no consistent transform between page and template", 0.0)
     # Guided matching: with the coarse transform known, a page feature may match any of its best
     # candidates that lands where the transform predicts. Repeated print (the boxes of a comb field)
     # fails the ratio test above but is matched here, which spreads and multiplies the matches.
-    predicted = cv2.perspectiveTransform(page_points.reshape(-1, 1, 2), coarse).reshape(-1, 2)
-    guided_source, guided_target = [], []
-    for pair in pairs:
-        for match in pair:
-            if match.distance > GUIDED_MAX_DISTANCE:
-                break
-            where = template_points[match.trainIdx]
-            if np.abs(predicted[match.queryIdx] - where).max() < GUIDED_RADIUS:
-                guided_source.append(page_points[match.queryIdx])
-                guided_target.append(where)
-                break
-    if len(guided_source) >= MIN_INLIERS:
-        source, target = np.float32(guided_source), np.float32(guided_target)
+    predicted = cv2.perspectiveTransform(page_points.reshape(-1, 1, 2), coarse).reshape(-1, 1, 2)
+    candidates = template_points[np.maximum(nearest, 0)]  # (N, K, 2)
+    close = (np.abs(candidates - predicted).max(axis=2) < GUIDED_RADIUS) & (distances <= GUIDED_MAX_DISTANCE)
+    close &= nearest >= 0
+    has_match = close.any(axis=1)
+    first = np.argmax(close, axis=1)
+    if has_match.sum() >= MIN_INLIERS:
+        source = page_points[has_match]
+        target = candidates[np.flatnonzero(has_match), first[has_match]]
     homography_small, inlier_mask = cv2.findHomography(
         source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD * 0.7, maxIters=5000, confidence=0.999
     )
@@ -209,7 +252,12 @@ def align_page(
     )
     work_area = features.size[0] * features.size[1] * features.work_scale**2
     coverage = min(1.0, hull_area / (0.4 * work_area))
-    score = ratio * min(1.0, inlier_count / 60.0) * coverage * float(np.exp(-max(error - 1.0, 0.0) / 2.0))
+    printed = print_coverage(page_small, homography_small, features)
+    # Below 60 % of the print found, the page is not this form or not where we think it is.
+    print_factor = min(1.0, max(0.0, (printed - 0.6) / 0.25))
+    score = (
+        ratio * min(1.0, inlier_count / 60.0) * coverage * print_factor * float(np.exp(-max(error - 1.0, 0.0) / 2.0))
+    )
     homography = (
         np.linalg.inv(_scale_matrix(features.work_scale)) @ homography_small @ _scale_matrix(page_scale)
     )
@@ -220,10 +268,11 @@ def align_page(
     if inlier_count < MIN_INLIERS or score < min_score:
         raise AlignmentError(
             f"page does not align with the template well enough (score {score:.2f}, "
-            f"{inlier_count} of {len(good)} matches agree; need {min_score:.2f})",
+            f"{inlier_count} of {matched} matches agree, {100 * printed:.0f} % of the print found; "
+            f"need {min_score:.2f})",
             score,
         )
     aligned = cv2.warpPerspective(
         page, homography, features.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    return Alignment(homography, aligned, score, inlier_count, matched, error)
+    return Alignment(homography, aligned, score, inlier_count, matched, error, printed)

@@ -85,8 +85,13 @@ def _prepare(
     return _Crop(gray, ink, darkness, origin, local_box, vertical)
 
 
-def _character_image(crop: _Crop, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Dark-on-white image of the ink under mask (other ink and lines erased), and its bounding box."""
+def _character_image(
+    crop: _Crop, mask: np.ndarray, offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Dark-on-white image of the ink under mask (other ink and lines erased), and its bounding box.
+
+    mask covers the crop from offset (x, y) on; the box is in crop coordinates.
+    """
     rows = np.flatnonzero(mask.any(axis=1))
     columns = np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
@@ -95,10 +100,12 @@ def _character_image(crop: _Crop, mask: np.ndarray) -> tuple[np.ndarray, tuple[i
     pad_bottom, pad_right = min(height, bottom + CROP_PADDING), min(width, right + CROP_PADDING)
     # Keep the anti-aliased edge of the strokes: a one-pixel halo of the mask keeps its gray values.
     halo = cv2.dilate(mask[pad_top:pad_bottom, pad_left:pad_right], np.ones((3, 3), np.uint8))
-    darkness = crop.darkness[pad_top:pad_bottom, pad_left:pad_right] * halo
+    offset_x, offset_y = offset
+    darkness = crop.darkness[pad_top + offset_y : pad_bottom + offset_y, pad_left + offset_x : pad_right + offset_x]
+    darkness = darkness * halo
     peak = max(float(darkness.max()), 0.2)
-    image = (255 - np.clip(darkness / peak, 0, 1) * 255).astype(np.uint8)
-    return image, (int(left), int(top), int(right - left), int(bottom - top))
+    image = (255 - np.clip(darkness * (255.0 / peak), 0, 255)).astype(np.uint8)
+    return image, (int(left + offset_x), int(top + offset_y), int(right - left), int(bottom - top))
 
 
 def _to_page_box(crop: _Crop, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -155,23 +162,22 @@ def segment_comb(
     walls = _find_walls(crop.vertical_lines, expected, cell_width, height)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
     min_area = max(4, int(cell_width * height * 0.004))
-    cell_of_component = np.full(count, -1)
-    wide_components = []
-    for label in range(1, count):
-        left, top, comp_width, comp_height, area = stats[label]
-        if area < min_area:
-            continue
-        # Ink must reach into the box (not just the label printed above it or a neighbour below).
-        if top + comp_height < box_y + height * 0.15 or top > box_y + height * 0.85:
-            continue
-        center = left + comp_width / 2
-        cell = int(np.searchsorted(walls, center) - 1)
-        if not 0 <= cell < cells:
-            continue
-        if comp_width > cell_width * 1.35:
-            wide_components.append(label)
-        else:
-            cell_of_component[label] = cell
+    # Vectorised over components: a noisy scan has hundreds of specks.
+    lefts, tops, widths, heights, areas = (stats[:, column] for column in range(5))
+    centers = lefts + widths / 2
+    cell_of_component = np.searchsorted(walls, centers) - 1
+    # Ink must reach into the box (not just the label printed above it or a neighbour below).
+    keep = (
+        (areas >= min_area)
+        & (tops + heights >= box_y + height * 0.15)
+        & (tops <= box_y + height * 0.85)
+        & (cell_of_component >= 0)
+        & (cell_of_component < cells)
+    )
+    keep[0] = False  # the background
+    is_wide = keep & (widths > cell_width * 1.35)
+    wide_components = np.flatnonzero(is_wide).tolist()
+    cell_of_component = np.where(keep & ~is_wide, cell_of_component, -1)
     segments = []
     cell_area = cell_width * height
     wall_columns = [int(wall + 0.5) for wall in walls]
@@ -203,9 +209,7 @@ def segment_comb(
         if rows[-1] - rows[0] + 1 < height * 0.25:
             segments.append(Segment("blank", page_box))
             continue
-        mask = np.zeros((crop_height, crop_width), np.uint8)
-        mask[:, window_left:window_right] = mask_window
-        image, local_box = _character_image(crop, mask)
+        image, local_box = _character_image(crop, mask_window, (window_left, 0))
         segments.append(Segment("char", _to_page_box(crop, local_box), image))
     return segments
 
@@ -224,6 +228,16 @@ def _split_wide(mask: np.ndarray, pieces: int) -> list[int]:
         start, stop = max(1, int(target) - window), min(width - 1, int(target) + window + 1)
         cuts.append(start + int(np.argmin(profile[start:stop])) if stop > start else int(target))
     return cuts
+
+
+def _touches(labels: np.ndarray, component: list, other_labels: list[int], distance: int) -> bool:
+    """Whether any pixel of other_labels lies within distance of component's bounding box."""
+    left, top, right, bottom = component[:4]
+    height, width = labels.shape
+    window = labels[
+        max(0, top - distance) : min(height, bottom + distance), max(0, left - distance) : min(width, right + distance)
+    ]
+    return bool(np.isin(window, other_labels).any())
 
 
 def segment_free(
@@ -273,16 +287,40 @@ def segment_free(
             overlap = min(previous[2], component[2]) - max(previous[0], component[0])
             narrower = min(previous[2] - previous[0], component[2] - component[0])
             if overlap > 0.5 * narrower:
+                # In an amount, a small mark overlapping a digit's box may be a decimal point under the
+                # digit's tail; it is a piece of the digit only if it lies close to the digit's ink.
                 is_mark = (
                     kind == "amount"
                     and max(component[2] - component[0], component[3] - component[1]) < char_height * 0.3
                 )
-                if not is_mark:
+                if not is_mark or _touches(labels, component, previous[4], int(char_height * 0.12) + 1):
                     previous[0], previous[1] = min(previous[0], component[0]), min(previous[1], component[1])
                     previous[2], previous[3] = max(previous[2], component[2]), max(previous[3], component[3])
                     previous[4] = previous[4] + component[4]
                     continue
         merged.append(component)
+
+    # Small pieces lying within a stroke's width of a character's ink are broken-off parts of it
+    # (whichever side they sit on); only isolated small marks can be decimal separators.
+    def is_small(component: list) -> bool:
+        return component[3] - component[1] < char_height * 0.45 and component[2] - component[0] < char_height * 0.5
+
+    reach = int(char_height * 0.12) + 1
+    index = 0
+    while index < len(merged):
+        component = merged[index]
+        if is_small(component):
+            for neighbour_index in (index - 1, index + 1):
+                if 0 <= neighbour_index < len(merged) and not is_small(merged[neighbour_index]):
+                    neighbour = merged[neighbour_index]
+                    if _touches(labels, component, neighbour[4], reach):
+                        neighbour[0], neighbour[1] = min(neighbour[0], component[0]), min(neighbour[1], component[1])
+                        neighbour[2], neighbour[3] = max(neighbour[2], component[2]), max(neighbour[3], component[3])
+                        neighbour[4] = neighbour[4] + component[4]
+                        del merged[index]
+                        index -= 1
+                        break
+        index += 1
 
     big = [c for c in merged if (c[3] - c[1]) >= char_height * 0.45]
     baseline = float(np.median([c[3] for c in big])) if big else box_y + height
@@ -320,14 +358,15 @@ def segment_free(
         previous_right = right
         mask = np.isin(labels[top:bottom, left:right], label_list).astype(np.uint8)
         # Touching characters: a blob much wider than a character is tall is cut at its thinnest columns.
-        pieces = int(round(comp_width / (char_height * 0.8))) if comp_width > char_height * 1.25 else 1
+        # Letters such as M and W are wider than digits, so letters need a wider blob before a cut.
+        wide_limit = 1.25 if kind in ("digits", "date", "amount") else 1.6
+        pieces = int(round(comp_width / (char_height * 0.8))) if comp_width > char_height * wide_limit else 1
         cuts = [0] + (_split_wide(mask, pieces) if pieces > 1 else []) + [comp_width]
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
-            piece = np.zeros_like(crop.ink)
-            piece[top:bottom, left + start : left + stop] = mask[:, start:stop]
+            piece = mask[:, start:stop]
             if piece.sum() < noise_area:
                 continue
-            image, local_box = _character_image(crop, piece)
+            image, local_box = _character_image(crop, piece, (left + start, top))
             segments.append(Segment("char", _to_page_box(crop, local_box), image))
     return segments
 

@@ -1,0 +1,103 @@
+"""Read a filled form page: align it to its template, segment every field, classify, apply field rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recognition.engine.align import MIN_SCORE, Alignment, TemplateFeatures, align_page, template_features
+from recognition.engine.fields import field_result
+from recognition.engine.segment import segment_field
+from recognition.engine.templates import KIND_MODELS, FieldSpec, FormTemplate
+
+RESULT_FORMAT = "hwr-form-result/1"
+MODEL_ORDER = ("digits", "letters", "alnum")
+
+
+@dataclass
+class PageReading:
+    """What reading one page gives: the result document and the page warped into template pixels."""
+
+    result: dict
+    aligned: np.ndarray
+    alignment: Alignment | None = None
+
+
+class FormReader:
+    """Reads pages against templates; loads each classifier once, when first needed."""
+
+    def __init__(self, model_dir: str | Path, versions: dict[str, str] | None = None, min_score: float = MIN_SCORE):
+        self.model_dir = Path(model_dir)
+        self.versions = dict(versions or {})
+        self.min_score = min_score
+        self._classifiers: dict[str, object] = {}
+        self._features: dict[int, tuple[FormTemplate, TemplateFeatures]] = {}
+
+    def classifier(self, model_kind: str):
+        """The classifier for 'digits', 'letters' or 'alnum', loaded on first use."""
+        if model_kind not in self._classifiers:
+            from recognition.engine.classify import load_classifier  # Keras is imported only when reading
+
+            try:
+                self._classifiers[model_kind] = load_classifier(
+                    model_kind, self.model_dir, self.versions.get(model_kind)
+                )
+            except FileNotFoundError as error:
+                raise ValueError(f"no {model_kind} model to read these fields with: {error}") from error
+        return self._classifiers[model_kind]
+
+    def features(self, template: FormTemplate) -> TemplateFeatures:
+        """The template's alignment features, computed once per template object."""
+        cached = self._features.get(id(template))
+        if cached is None or cached[0] is not template:
+            cached = (template, template_features(template.load_image()))
+            self._features[id(template)] = cached
+        return cached[1]
+
+    def read_fields(self, image: np.ndarray, specs: list[FieldSpec]) -> tuple[list[dict], list[str]]:
+        """Segment and read fields of an image already in template coordinates.
+
+        All character images that go to one model are classified in a single batch. Returns the field
+        results in the order of specs and the names of the models used.
+        """
+        segments_per_field = [segment_field(image, spec.box, spec.cells, spec.kind) for spec in specs]
+        model_kinds = sorted({spec.model_kind for spec in specs}, key=MODEL_ORDER.index)
+        predictions_per_field: list[list] = [[] for _ in specs]
+        for model_kind in model_kinds:
+            owners, images = [], []
+            for index, (spec, segments) in enumerate(zip(specs, segments_per_field, strict=True)):
+                if KIND_MODELS[spec.kind] != model_kind:
+                    continue
+                for segment in segments:
+                    if segment.kind == "char":
+                        owners.append(index)
+                        images.append(segment.image)
+            classifier = self.classifier(model_kind)
+            predictions = classifier.classify(images) if images else []
+            for owner, prediction in zip(owners, predictions, strict=True):
+                predictions_per_field[owner].append(prediction)
+        results = [
+            field_result(spec, segments, predictions)
+            for spec, segments, predictions in zip(specs, segments_per_field, predictions_per_field, strict=True)
+        ]
+        names = [self.classifier(model_kind).name for model_kind in model_kinds]
+        return results, names
+
+    def read_page(self, template: FormTemplate, page_image: np.ndarray) -> PageReading:
+        """Align a page to the template and read every field.
+
+        Raises align.AlignmentError (a ValueError with .score) when the page cannot be aligned: such a
+        page is reported, never read.
+        """
+        alignment = align_page(page_image, self.features(template), self.min_score)
+        fields, model_names = self.read_fields(alignment.aligned, template.fields)
+        result = {
+            "format": RESULT_FORMAT,
+            "template": template.name,
+            "model": "+".join(model_names),
+            "fields": fields,
+            "alignment": alignment.to_dict(),
+        }
+        return PageReading(result=result, aligned=alignment.aligned, alignment=alignment)

@@ -1,0 +1,211 @@
+"""Fine-tune an active model on reviewers' corrections, and judge the result against its champion.
+
+The learning loop's engine half. A correction set is small (tens to a few
+hundred characters) next to the base data (tens of thousands), so each
+training batch mixes a fixed share of corrections, oversampled and augmented,
+with replayed base samples: the corrections matter, and the replay keeps the
+model from forgetting what it read well before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recognition.engine.preprocess import augment_batch
+
+# Knuth's multiplicative hash spreads consecutive ids evenly over the buckets.
+_HASH_MULTIPLIER = 2654435761
+HOLDOUT_PERCENT = 25
+
+
+def is_held_out(sample_id: int, holdout_percent: int = HOLDOUT_PERCENT) -> bool:
+    """Whether a correction sample belongs to the held-out evaluation share.
+
+    Decided by the sample's id alone, so a sample never moves between the
+    training and held-out shares from one retraining to the next: a sample
+    the gate judged on is never trained on later.
+    """
+    if sample_id < 0:
+        raise ValueError(f"sample ids are non-negative, got {sample_id}")
+    return (sample_id * _HASH_MULTIPLIER) % (2**32) % 100 < holdout_percent
+
+
+@dataclass
+class FineTuneOptions:
+    """Knobs of one fine-tuning run, recorded in the new version's card."""
+
+    steps: int = 300
+    batch_size: int = 128
+    # Share of each batch drawn from the corrections; the rest replays base data.
+    correction_share: float = 0.25
+    learning_rate: float = 3e-4
+    augment: bool = True
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FineTuneResult:
+    model: object
+    seconds: float
+    history: dict = field(default_factory=dict)
+
+
+def _mixed_feeder(
+    base_inputs: np.ndarray,
+    base_labels: np.ndarray,
+    correction_inputs: np.ndarray,
+    correction_labels: np.ndarray,
+    options: FineTuneOptions,
+    steps_per_epoch: int,
+):
+    import keras
+
+    correction_count = (
+        max(1, round(options.batch_size * options.correction_share)) if len(correction_labels) else 0
+    )
+    base_count = options.batch_size - correction_count
+
+    class MixedFeeder(keras.utils.PyDataset):
+        """Batches of `correction_count` corrections (with replacement) plus `base_count` base samples."""
+
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.generator = np.random.default_rng(options.seed)
+
+        def __len__(self):
+            return steps_per_epoch
+
+        def __getitem__(self, index):
+            base_chosen = self.generator.integers(0, len(base_labels), base_count)
+            parts_inputs = [base_inputs[base_chosen]]
+            parts_labels = [base_labels[base_chosen]]
+            if correction_count:
+                chosen = self.generator.integers(0, len(correction_labels), correction_count)
+                parts_inputs.append(correction_inputs[chosen])
+                parts_labels.append(correction_labels[chosen])
+            batch = np.concatenate(parts_inputs)
+            labels = np.concatenate(parts_labels)
+            if options.augment:
+                batch = augment_batch(batch, self.generator)
+            return batch, labels
+
+    return MixedFeeder()
+
+
+def fine_tune(
+    model,
+    base_inputs: np.ndarray,
+    base_labels: np.ndarray,
+    correction_inputs: np.ndarray,
+    correction_labels: np.ndarray,
+    options: FineTuneOptions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FineTuneResult:
+    """Continue training `model` (changed in place) on corrections mixed with base replay.
+
+    Inputs are prepared (N, 28, 28, 1) float32 batches, labels integer class
+    indices of the model's classes.
+    """
+    import keras
+
+    options = options or FineTuneOptions()
+    if len(base_labels) == 0:
+        raise ValueError("fine-tuning needs base data to replay, and none was given")
+    if len(correction_labels) != len(correction_inputs) or len(base_labels) != len(base_inputs):
+        raise ValueError("inputs and labels differ in length")
+    classes = model.output_shape[-1]
+    for name, labels in (("base", base_labels), ("correction", correction_labels)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"{name} labels must lie in 0..{classes - 1}")
+    if options.steps < 1:
+        raise ValueError("steps must be at least 1")
+
+    keras.utils.set_random_seed(options.seed)
+    # A few epochs of equal length, so progress and the loss curve have points.
+    epochs = min(10, options.steps)
+    steps_per_epoch = max(1, options.steps // epochs)
+    feeder = _mixed_feeder(
+        base_inputs, base_labels, correction_inputs, correction_labels, options, steps_per_epoch
+    )
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=options.learning_rate, decay_steps=epochs * steps_per_epoch, alpha=0.05
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if on_progress:
+                on_progress(self.epoch_index * steps_per_epoch + batch + 1, epochs * steps_per_epoch)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_index = epoch
+
+    started = time.monotonic()
+    history = model.fit(feeder, epochs=epochs, callbacks=[Progress()], verbose=0)
+    return FineTuneResult(model=model, seconds=time.monotonic() - started, history=history.history)
+
+
+def accuracy(model, inputs: np.ndarray, labels: np.ndarray, batch_size: int = 1024) -> float | None:
+    """Share of inputs the model labels correctly; None when there is nothing to judge."""
+    if len(labels) == 0:
+        return None
+    predicted = np.concatenate(
+        [
+            np.asarray(model(inputs[start : start + batch_size], training=False)).argmax(axis=1)
+            for start in range(0, len(inputs), batch_size)
+        ]
+    )
+    return float((predicted == labels).mean())
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+
+
+def gate(
+    champion: dict,
+    challenger: dict,
+    base_tolerance: float = 0.001,
+) -> GateDecision:
+    """Champion/challenger rule: promote only when better on held-out corrections and no worse on base.
+
+    Each side is {"base_accuracy": float, "corrections_accuracy": float | None}.
+    "No worse" allows `base_tolerance` (0.001 = 0.1 percentage points) of
+    base validation accuracy to be given up.
+    """
+    champion_corrections = champion.get("corrections_accuracy")
+    challenger_corrections = challenger.get("corrections_accuracy")
+    base_change = challenger["base_accuracy"] - champion["base_accuracy"]
+    if champion_corrections is None or challenger_corrections is None:
+        return GateDecision(False, "no held-out corrections to judge on; enter more corrections first")
+    if challenger_corrections <= champion_corrections:
+        return GateDecision(
+            False,
+            "not better on held-out corrections "
+            f"({challenger_corrections:.2%} vs {champion_corrections:.2%})",
+        )
+    if base_change < -base_tolerance:
+        return GateDecision(
+            False,
+            f"base validation accuracy fell {-base_change * 100:.2f} pp "
+            f"({challenger['base_accuracy']:.2%} vs {champion['base_accuracy']:.2%}; "
+            f"{base_tolerance * 100:.1f} pp allowed)",
+        )
+    return GateDecision(
+        True,
+        f"held-out corrections {champion_corrections:.2%} -> {challenger_corrections:.2%}, "
+        f"base validation {champion['base_accuracy']:.2%} -> {challenger['base_accuracy']:.2%}",
+    )

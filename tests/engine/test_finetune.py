@@ -1,0 +1,122 @@
+"""Fine-tuning on corrections, the held-out split, the promotion gate and synthetic styles."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognition.engine import finetune, styles
+from recognition.engine.datasets import load_femnist_dev
+from recognition.engine.preprocess import prepare_batch
+
+FEMNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
+
+
+def test_held_out_share_is_stable_and_about_a_quarter():
+    ids = range(1, 4001)
+    first = [finetune.is_held_out(sample_id) for sample_id in ids]
+    second = [finetune.is_held_out(sample_id) for sample_id in ids]
+    assert first == second
+    assert 0.22 < np.mean(first) < 0.28
+    # Consecutive ids must not fall in long runs: both shares appear in any 20 ids.
+    assert all(0 < sum(first[start : start + 20]) < 20 for start in range(0, 4000, 20))
+
+
+def test_held_out_rejects_negative_ids():
+    with pytest.raises(ValueError):
+        finetune.is_held_out(-1)
+
+
+def side(base: float, corrections: float | None) -> dict:
+    return {"base_accuracy": base, "corrections_accuracy": corrections}
+
+
+@pytest.mark.parametrize(
+    ("champion", "challenger", "promote", "reason_part"),
+    [
+        (side(0.99, 0.60), side(0.9895, 0.90), True, "60.00% -> 90.00%"),
+        (side(0.99, 0.60), side(0.9885, 0.90), False, "fell 0.15 pp"),
+        (side(0.99, 0.60), side(0.995, 0.60), False, "not better"),
+        (side(0.99, None), side(0.995, None), False, "no held-out"),
+    ],
+)
+def test_gate_promotes_only_when_better_on_corrections_and_not_worse_on_base(
+    champion, challenger, promote, reason_part
+):
+    decision = finetune.gate(champion, challenger)
+    assert decision.promote is promote
+    assert reason_part in decision.reason
+
+
+def test_style_keeps_size_and_type_and_changes_the_shape():
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[4:24, 13:15] = 255  # an upright stroke, like a "1"
+    styled = styles.apply_style(image, styles.SLANTED_CONDENSED)
+    assert styled.shape == image.shape and styled.dtype == np.uint8
+    # Forward slant: the top of the stroke moves right of its bottom.
+    top_columns = np.nonzero(styled[5] > 64)[0]
+    bottom_columns = np.nonzero(styled[22] > 64)[0]
+    assert top_columns.mean() > bottom_columns.mean() + 3
+    identity = styles.apply_style(image, styles.HandwritingStyle(name="none"))
+    # A neutral style moves nothing: same ink, same centre of mass.
+    assert abs(int(identity.sum()) - int(image.sum())) < 0.05 * image.sum()
+    rows, columns = np.nonzero(identity > 64)
+    assert abs(rows.mean() - 13.5) < 0.6 and abs(columns.mean() - 13.5) < 0.6
+
+
+def test_style_rejects_non_images():
+    with pytest.raises(ValueError):
+        styles.apply_style(np.zeros((0, 0), dtype=np.uint8), styles.SLANTED_CONDENSED)
+
+
+def tiny_classifier(classes: int):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    tensor = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    tensor = keras.layers.Flatten()(tensor)
+    outputs = keras.layers.Dense(classes, activation="softmax")(tensor)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.slow
+def test_fine_tuning_learns_a_style_while_replaying_the_base():
+    femnist = load_femnist_dev(FEMNIST_DIR)
+    digits = femnist.subset(np.nonzero(femnist.labels < 3)[0][:900])  # classes 0, 1, 2
+    base_inputs = prepare_batch(list(digits.images[:600]))
+    base_labels = digits.labels[:600]
+    styled = styles.apply_style_batch(digits.images[600:], styles.SLANTED_CONDENSED)
+    correction_inputs, correction_labels = prepare_batch(list(styled[:150])), digits.labels[600:750]
+    test_inputs, test_labels = prepare_batch(list(styled[150:])), digits.labels[750:]
+
+    model = tiny_classifier(3)
+    options = finetune.FineTuneOptions(steps=60, batch_size=32, learning_rate=3e-3, augment=False)
+    finetune.fine_tune(model, base_inputs, base_labels, base_inputs[:0], base_labels[:0], options)
+    before = finetune.accuracy(model, test_inputs, test_labels)
+    progress = []
+    result = finetune.fine_tune(
+        model,
+        base_inputs,
+        base_labels,
+        correction_inputs,
+        correction_labels,
+        finetune.FineTuneOptions(
+            steps=60, batch_size=32, learning_rate=3e-3, correction_share=0.5, augment=False
+        ),
+        on_progress=lambda done, total: progress.append((done, total)),
+    )
+    after = finetune.accuracy(model, test_inputs, test_labels)
+    assert after > before + 0.05, (before, after)
+    assert finetune.accuracy(model, base_inputs, base_labels) > 0.8
+    assert progress[-1][0] == progress[-1][1] == 60
+    assert result.seconds > 0
+
+
+def test_fine_tuning_rejects_labels_outside_the_model():
+    model = tiny_classifier(3)
+    inputs = np.zeros((4, 28, 28, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match="labels"):
+        finetune.fine_tune(model, inputs, np.array([0, 1, 2, 3]), inputs[:0], np.array([], dtype=int))
+    with pytest.raises(ValueError, match="base data"):
+        finetune.fine_tune(model, inputs[:0], np.array([], dtype=int), inputs, np.array([0, 1, 2, 0]))

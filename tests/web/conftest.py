@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from recognition import services
-from recognition.models import Document, FormTemplate
+from recognition.models import Document, FormTemplate, Page
 
 
 @pytest.fixture(autouse=True)
@@ -154,10 +155,11 @@ def read_document(check_template):
 
     def make(owner: User, texts: dict[str, str], confidences: dict[str, float], template=None) -> Document:
         template = template or check_template
-        document = services.document_upload(
-            owner=owner, template=template, files=[upload_file("scan.png", png_bytes())]
-        )
-        page = document.pages.get()
+        # Rows made directly, not through document_upload: no task may reach a worker that
+        # another test started, or it would read this page before the fake reading is stored.
+        document = Document.objects.create(owner=owner, template=template, name="scan.png")
+        page = Page(document=document, number=1, source_name="scan.png")
+        page.image.save("scan.png", ContentFile(png_bytes()), save=True)
         result = fake_result(template, texts, confidences)
         services.page_process(
             page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(template))

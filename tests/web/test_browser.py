@@ -1,0 +1,153 @@
+"""Browser tests: Playwright drives Debian's headless Chromium against a live server and a real worker."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from recognition.models import Correction, FieldResult, FormTemplate
+from tests.web.conftest import digits_template, filled_form, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and os.environ.get("CI", "").lower() != "true",
+        reason="Debian's chromium is not installed (apt-get install chromium); CI always runs these tests",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still
+    # synchronous, so Django's async-safety guard is told to stand down for these tests only.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(live_server.url + reverse("login"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-" + username)
+    page.press("#id_password", "Enter")
+    page.wait_for_url(live_server.url + reverse("home"))
+
+
+def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
+    """Drop a file onto an element the way a person drags one from the desktop."""
+    transfer = page.evaluate_handle(
+        """([name, encoded, mime]) => {
+            const bytes = Uint8Array.from(atob(encoded), (character) => character.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: mime }));
+            return transfer;
+        }""",
+        [name, base64.b64encode(data).decode(), mime],
+    )
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_drop_upload_then_watch_progress_until_the_results(page, live_server, celery_worker_process):
+    from recognition import services
+
+    services.templates_seed_bundled()
+    template = digits_template(FormTemplate.objects.get(name="sample_form"))
+    make_user("uma", "uploaders")
+    log_in(page, live_server, "uma")
+
+    page.goto(live_server.url + reverse("upload"))
+    page.select_option("#template", str(template.pk))
+    drop_file(page, "#drop-zone", "form.png", filled_form(template), "image/png")
+    assert page.inner_text("#file-list").startswith("form.png")
+    page.click("#upload-button")
+
+    page.wait_for_selector("#document-status")
+    assert "/documents/" in page.url
+    # The page follows the worker by itself: no reload by the test, the results appear when read.
+    page.wait_for_selector("table.fields tr.field-row", timeout=90_000)
+    assert page.inner_text("#document-status") == "Done"
+    assert page.inner_text("#progress-text") == "1 of 1 pages read"
+    rows = page.locator("tr.field-row")
+    assert rows.count() == len(template.fields)
+    assert page.locator("tr.field-row img.crop").first.evaluate("image => image.naturalWidth") > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_file_is_refused_with_a_message(page, live_server):
+    from recognition import services
+
+    services.templates_seed_bundled()
+    make_user("uma", "uploaders")
+    log_in(page, live_server, "uma")
+    page.goto(live_server.url + reverse("upload"))
+    drop_file(page, "#drop-zone", "notes.png", b"plain text, not a picture", "image/png")
+    page.click("#upload-button")
+    assert "not a PNG, JPEG, TIFF or PDF" in page.inner_text("#upload-error")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keyboard_only_review(page, live_server, read_document):
+    owner = make_user("olga", "uploaders")
+    make_user("rita", "reviewers")
+    read_document(
+        owner,
+        {"payee": "ANNA", "date": "01012020", "amount": "12"},
+        {"payee": 0.2, "date": 0.3, "amount": 0.4},
+    )
+    payee, date, amount = (FieldResult.objects.get(name=name) for name in ("payee", "date", "amount"))
+    log_in(page, live_server, "rita")
+
+    page.goto(live_server.url + reverse("review-next"))
+    page.wait_for_url(live_server.url + reverse("review-field", args=[payee.pk]))
+    assert page.locator("#chars .char.low").count() == 4  # coloured by confidence
+    # The text box has the focus: select all, type the correction, Enter saves and opens the next field.
+    page.keyboard.press("Control+A")
+    page.keyboard.type("anne")
+    page.keyboard.press("Enter")
+    page.wait_for_url(live_server.url + reverse("review-field", args=[date.pk]))
+    # Tab accepts the field as read and opens the next one.
+    page.keyboard.press("Tab")
+    page.wait_for_url(live_server.url + reverse("review-field", args=[amount.pk]))
+    page.keyboard.press("Control+A")
+    page.keyboard.type("13")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{reverse('document-detail', args=[payee.page.document_id])}")
+
+    payee.refresh_from_db()
+    date.refresh_from_db()
+    amount.refresh_from_db()
+    assert (payee.text, payee.review_state) == ("ANNE", "corrected")
+    assert (date.text, date.review_state) == ("01012020", "accepted")
+    assert (amount.text, amount.review_state) == ("13", "corrected")
+    assert Correction.objects.count() == 2

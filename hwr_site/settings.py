@@ -148,6 +148,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload forms and checks, read their handwritten fields, review and correct.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status`; name each choice set in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "recognition.models.Document.Status",
+        "PageStatusEnum": "recognition.models.Page.Status",
+        "ModelVersionStatusEnum": "recognition.models.ModelVersion.Status",
+    },
 }
 
 # Celery. Queues are split by the resource they need: `pages` (page

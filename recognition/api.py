@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from recognition import selectors, services
 from recognition.exceptions import Forbidden
-from recognition.models import ModelVersion
+from recognition.models import Document, FieldResult, ModelVersion
 from recognition.permissions import IsAdminOrReadOnly, can_upload
 from recognition.serializers import (
     DocumentDetailSerializer,
@@ -45,6 +45,8 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """Documents the caller may see: their own (reviewers and admins: all). POST uploads files."""
 
     parser_classes = [MultiPartParser, FormParser]
+    queryset = Document.objects.none()  # for the schema; get_queryset gives the caller's documents
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         return selectors.document_list_for_user(user=self.request.user)
@@ -102,6 +104,8 @@ class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     serializer_class = FieldSerializer
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+    queryset = FieldResult.objects.none()  # for the schema; get_queryset gives the caller's fields
+    lookup_value_regex = r"\d+"
 
     @extend_schema(
         parameters=[
@@ -150,6 +154,7 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """Form templates; admins may create one from a format-1 JSON and its blank image."""
 
     permission_classes = [IsAdminOrReadOnly]
+    lookup_value_regex = r"\d+"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
@@ -176,4 +181,5 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     """Trained character models known to the system and their standing."""
 
     serializer_class = ModelVersionSerializer
+    lookup_value_regex = r"\d+"
     queryset = ModelVersion.objects.all()

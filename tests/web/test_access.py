@@ -133,3 +133,26 @@ def test_openapi_schema_lists_the_endpoints(admin_user, client_for):
         "/api/model-versions/",
     ]:
         assert path in schema
+
+
+@pytest.mark.django_db
+def test_every_page_renders_for_an_admin(alices_document, admin_user, client_for, check_template):
+    client = client_for(admin_user)
+    field = alices_field(alices_document)
+    for url in [
+        reverse("home"),
+        reverse("upload"),
+        reverse("document-list"),
+        reverse("document-detail", args=[alices_document.pk]),
+        reverse("review-queue"),
+        reverse("review-field", args=[field.pk]),
+        reverse("template-list"),
+        reverse("template-create"),
+        reverse("template-edit", args=[check_template.pk]),
+        reverse("template-image", args=[check_template.pk]),
+        reverse("template-export", args=[check_template.pk]),
+        reverse("api-docs"),
+        reverse("api-model-version-list"),
+    ]:
+        assert client.get(url).status_code == 200, url
+    assert client.get("/api/documents/abc/results/").status_code == 404

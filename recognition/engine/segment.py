@@ -76,11 +76,28 @@ def _remove_lines(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray
 
 
 def _prepare(
-    page: np.ndarray, box, margin_x: int, margin_y: int, wall_length: int, rule_length: int
+    page: np.ndarray,
+    box,
+    margin_x: int,
+    margin_y: int,
+    wall_length: int,
+    rule_length: int,
+    wall_offsets: np.ndarray,
+    wall_window: int,
 ) -> _Crop:
+    """Cut the field out, find its ink and printed lines, and remove the lines.
+
+    Vertical lines count as printed walls only near where the template has them (wall_offsets, from
+    the box's left edge): a long straight handwritten 1 elsewhere stays ink.
+    """
     gray, origin, local_box = _cut(page, box, margin_x, margin_y)
     mask, darkness = ink_mask(gray)
     horizontal, vertical = _lines(mask, rule_length, wall_length)
+    allowed = np.zeros(mask.shape[1], bool)
+    for offset in wall_offsets:
+        center = local_box[0] + int(offset)
+        allowed[max(0, center - wall_window) : max(0, center + wall_window + 1)] = True
+    vertical[:, ~allowed] = 0
     ink = _remove_lines(mask, horizontal, vertical)
     return _Crop(gray, ink, darkness, origin, local_box, vertical)
 
@@ -156,6 +173,8 @@ def segment_comb(
         margin_y,
         wall_length=int(height * 0.8),
         rule_length=int(max(cell_width * 1.6, 20)),
+        wall_offsets=np.arange(cells + 1) * cell_width,
+        wall_window=max(2, int(cell_width * 0.3)),
     )
     box_x, box_y = crop.box[0], crop.box[1]
     expected = box_x + np.arange(cells + 1) * cell_width
@@ -218,15 +237,27 @@ def segment_comb(
 
 
 def _split_wide(mask: np.ndarray, pieces: int) -> list[int]:
-    """Columns where a run of touching characters is thinnest, near the even split points."""
+    """Columns where to cut a run of touching characters, near the even split points.
+
+    A good cut crosses as few strokes as possible: the column where two characters touch is one
+    stroke, while the hollow of an 0 or 8 is two. Ties go to the column nearer the even split and
+    with less ink.
+    """
     profile = mask.sum(axis=0).astype(np.float32)
+    runs = (mask[0] > 0).astype(np.float32) + ((mask[1:] > 0) & (mask[:-1] == 0)).sum(axis=0)
     width = len(profile)
+    peak = max(float(profile.max()), 1.0)
     cuts = []
     for index in range(1, pieces):
         target = index * width / pieces
         window = max(1, int(width / pieces * 0.3))
         start, stop = max(1, int(target) - window), min(width - 1, int(target) + window + 1)
-        cuts.append(start + int(np.argmin(profile[start:stop])) if stop > start else int(target))
+        if stop <= start:
+            cuts.append(int(target))
+            continue
+        columns = np.arange(start, stop)
+        cost = runs[start:stop] + 0.5 * np.abs(columns - target) / window + 0.3 * profile[start:stop] / peak
+        cuts.append(int(columns[np.argmin(cost)]))
     return cuts
 
 
@@ -257,6 +288,9 @@ def segment_free(
         margin,
         wall_length=int(height * 0.8),
         rule_length=int(max(height * 2, width * 0.3)),
+        # A free field's only printed walls are the sides of its box, if it has any.
+        wall_offsets=np.array([0, width]),
+        wall_window=max(3, int(height * 0.15)),
     )
     box_x, box_y = crop.box[0], crop.box[1]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)

@@ -1,0 +1,62 @@
+"""Field rules and the assembly of a field result."""
+
+from recognition.engine.classify import CharPrediction
+from recognition.engine.fields import RULE_CONFIDENCE_CAP, check_amount, check_date, field_result
+from recognition.engine.segment import Segment
+from recognition.engine.templates import FieldSpec
+
+
+def test_date_rule_accepts_real_dates_only():
+    assert check_date("29022024") == []  # a leap day
+    assert check_date("") == []
+    assert check_date("29022023")  # 2023 is not a leap year
+    assert check_date("31042020")  # April has 30 days
+    assert check_date("01132020")  # no 13th month
+    assert check_date("0101202")  # 7 digits
+
+
+def test_amount_rule():
+    for good in ("12", "12.50", "12,5", "1.234,56", ""):
+        assert check_amount(good) == [], good
+    for bad in ("12.", ".5", "1.2.3", "1,,2"):
+        assert check_amount(bad), bad
+
+
+def _prediction(label, confidence):
+    return CharPrediction(label=label, confidence=confidence, alternatives=[("7", 1 - confidence)])
+
+
+def test_field_result_confidence_is_the_least_sure_char_and_blanks_are_left_out():
+    spec = FieldSpec("account", "digits", (0, 0, 100, 20), 4)
+    segments = [
+        Segment("char", (0, 0, 5, 5)),
+        Segment("blank", (5, 0, 5, 5)),
+        Segment("char", (10, 0, 5, 5)),
+        Segment("blank", (15, 0, 5, 5)),
+    ]
+    result = field_result(spec, segments, [_prediction("1", 0.99), _prediction("2", 0.8)])
+    assert result["text"] == "12"
+    assert result["confidence"] == 0.8
+    assert [char["box"] for char in result["chars"]] == [[0, 0, 5, 5], [10, 0, 5, 5]]
+    assert result["chars"][0]["alternatives"] == [["7", 0.01]]
+    assert result["warnings"] == []
+
+
+def test_failing_date_rule_lowers_confidence_and_says_why():
+    spec = FieldSpec("birth", "date", (0, 0, 160, 20), 8)
+    segments = [Segment("char", (index * 20, 0, 5, 5)) for index in range(8)]
+    predictions = [_prediction(digit, 0.99) for digit in "31022020"]
+    result = field_result(spec, segments, predictions)
+    assert result["text"] == "31022020"
+    assert result["confidence"] <= RULE_CONFIDENCE_CAP
+    assert "not a real date" in result["warnings"][0]
+
+
+def test_amount_separator_is_a_character_of_the_text():
+    spec = FieldSpec("amount", "amount", (0, 0, 160, 20), None)
+    segments = [Segment("char", (0, 0, 5, 5)), Segment("separator", (6, 0, 2, 2), text=",", confidence=0.9)]
+    segments.append(Segment("char", (10, 0, 5, 5)))
+    result = field_result(spec, segments, [_prediction("4", 0.95), _prediction("5", 0.97)])
+    assert result["text"] == "4,5"
+    assert result["confidence"] == 0.9
+    assert result["warnings"] == []

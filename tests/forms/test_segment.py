@@ -1,0 +1,114 @@
+"""Segmentation of comb and free fields on synthetic fields drawn here."""
+
+import cv2
+import numpy as np
+
+from recognition.engine.segment import segment_comb, segment_field, segment_free
+
+
+def _comb_page(cells=6, cell_width=40, height=50):
+    page = np.full((height + 60, cells * cell_width + 60), 250, np.uint8)
+    box = (30, 30, cells * cell_width, height)
+    x, y = box[:2]
+    cv2.rectangle(page, (x, y), (x + box[2] - 1, y + height - 1), 40, 2)
+    for index in range(1, cells):
+        cv2.line(page, (x + index * cell_width, y), (x + index * cell_width, y + height - 1), 40, 2)
+    return page, box
+
+
+def test_comb_one_char_per_cell_and_blanks():
+    page, box = _comb_page()
+    x, y, _, height = box
+    filled = [0, 1, 3]
+    for cell in filled:
+        # A "1"-like stroke and a "0"-like ring of pen ink inside the cell.
+        center = (x + cell * 40 + 20, y + 25)
+        cv2.ellipse(page, center, (10, 16), 0, 0, 360, 20, 3)
+    segments = segment_comb(page, box, 6)
+    assert [segment.kind for segment in segments] == ["char", "char", "blank", "char", "blank", "blank"]
+    for segment in segments:
+        if segment.kind == "char":
+            assert segment.image.dtype == np.uint8 and segment.image.min() < 60 and segment.image.max() == 255
+            # The box is the ink's (about 23 x 35), not the cell's; wall pixels are not in it.
+            assert 18 <= segment.box[2] <= 28 and 28 <= segment.box[3] <= 40
+
+
+def test_comb_keeps_ink_that_crosses_the_bottom_line():
+    page, box = _comb_page(cells=3)
+    x, y, _, height = box
+    # A vertical stroke from inside the cell to below the bottom line (a descender).
+    cv2.line(page, (x + 60, y + 10), (x + 60, y + height + 12), 20, 3)
+    segments = segment_comb(page, box, 3)
+    assert [segment.kind for segment in segments] == ["blank", "char", "blank"]
+    top, bottom = segments[1].box[1], segments[1].box[1] + segments[1].box[3]
+    # One piece from y+10 to y+62: the line removal bridged the crossing instead of cutting it.
+    assert top <= y + 11 and bottom >= y + height + 10
+
+
+def test_comb_finds_walls_when_the_page_is_shifted():
+    page, box = _comb_page()
+    x, y, _, _ = box
+    cv2.ellipse(page, (x + 2 * 40 + 20, y + 25), (10, 16), 0, 0, 360, 20, 3)
+    shifted = np.roll(page, 7, axis=1)  # the aligned page is off by 7 px; the walls are found anyway
+    segments = segment_comb(shifted, box, 6)
+    assert [segment.kind for segment in segments].count("char") == 1
+    assert segments[2].kind == "char"
+
+
+def _amount_field(separator: str):
+    page = np.full((90, 330), 250, np.uint8)
+    box = (10, 10, 310, 70)
+    cv2.rectangle(page, (10, 10), (319, 79), 40, 2)
+    baseline = 62
+    centers = [40, 75, 110, 175, 210]
+    for center in centers:
+        cv2.ellipse(page, (center, baseline - 17), (11, 17), 0, 0, 360, 20, 3)
+    if separator == ".":
+        cv2.circle(page, (142, baseline - 2), 3, 20, -1)
+    else:
+        cv2.circle(page, (143, baseline - 2), 3, 20, -1)
+        cv2.line(page, (144, baseline - 2), (139, baseline + 9), 20, 3)
+    return page, box
+
+
+def test_amount_keeps_the_decimal_point():
+    page, box = _amount_field(".")
+    segments = segment_free(page, box, "amount")
+    pattern = "".join("#" if segment.kind == "char" else segment.text for segment in segments)
+    assert pattern == "###.##"
+
+
+def test_amount_tells_a_comma_from_a_point():
+    page, box = _amount_field(",")
+    pattern = "".join("#" if s.kind == "char" else s.text for s in segment_field(page, box, None, "amount"))
+    assert pattern == "###,##"
+
+
+def test_small_marks_are_not_characters_in_digit_fields():
+    page, box = _amount_field(".")
+    pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "digits"))
+    assert pattern == "#####"
+
+
+def test_free_field_splits_touching_characters_and_orders_left_to_right():
+    page = np.full((90, 330), 250, np.uint8)
+    box = (10, 10, 310, 70)
+    # Two rings that touch, then a separate bar: three characters.
+    cv2.ellipse(page, (60, 45), (12, 17), 0, 0, 360, 20, 3)
+    cv2.ellipse(page, (84, 45), (12, 17), 0, 0, 360, 20, 3)
+    cv2.line(page, (150, 28), (150, 62), 20, 3)
+    segments = segment_free(page, box, "digits")
+    assert [segment.kind for segment in segments] == ["char", "char", "char"]
+    lefts = [segment.box[0] for segment in segments]
+    assert lefts == sorted(lefts)
+    assert segments[0].box[2] < 32 and segments[1].box[2] < 32
+
+
+def test_free_letters_field_finds_word_gaps():
+    page = np.full((90, 400), 250, np.uint8)
+    box = (10, 10, 380, 70)
+    for center in (40, 75, 200, 235):
+        cv2.line(page, (center - 8, 62), (center, 28), 20, 3)
+        cv2.line(page, (center, 28), (center + 8, 62), 20, 3)
+    pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "letters"))
+    assert pattern == "## ##"

@@ -123,9 +123,7 @@ class Command(BaseCommand):
         report = train.evaluate(model, data)
         kind_dir = model_dir / kind
         version = train.next_version(kind_dir)
-        command = "python manage.py train_model " + " ".join(
-            shlex.quote(argument) for argument in sys.argv[2:]
-        )
+        command = self._command_line(options)
         card = train.write_version(
             model,
             data,
@@ -157,6 +155,21 @@ class Command(BaseCommand):
         )
         for name, group in metrics["groups"].items():
             self.stdout.write(f"  {name}: {group['accuracy']:.4f} on {group['count']}")
+
+    def _command_line(self, options) -> str:
+        """The command that reproduces this run, from the options received (sys.argv may be pytest's)."""
+        parser = self.create_parser("manage.py", "train_model")
+        skipped = {"help", "verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color"}
+        words = ["python", "manage.py", "train_model"]
+        for action in parser._actions:
+            if not action.option_strings or action.dest in skipped or action.dest not in options:
+                continue
+            value = options[action.dest]
+            if value is None or value is False or value == action.default or action.dest == "skip_checks":
+                continue
+            flag = action.option_strings[-1]
+            words.extend([flag] if value is True else [flag, str(value)])
+        return " ".join(shlex.quote(word) for word in words)
 
     def _initial_model(self, kind, model_dir, from_version):
         if not from_version:

@@ -1,0 +1,92 @@
+"""Invariants of the one preprocessing path: polarity, crop, 20x20 fit, centring by mass, augmentation."""
+
+import numpy as np
+import pytest
+
+from recognition.engine.preprocess import (
+    augment_batch,
+    ink_is_dark,
+    prepare_batch,
+    prepare_character,
+)
+
+
+def dark_seven_on_paper(height=120, width=90, stroke=6):
+    """A '7' drawn in dark ink on light paper, off-centre, on a canvas of the given size."""
+    image = np.full((height, width), 235, dtype=np.uint8)
+    top, left = height // 6, width // 5
+    image[top : top + stroke, left : left + width // 2] = 20
+    for row in range(top, top + height // 2):
+        column = left + width // 2 - (row - top) // 3
+        image[row, column - stroke // 2 : column + stroke // 2] = 20
+    return image
+
+
+def centre_of_mass(image):
+    rows, columns = np.indices(image.shape)
+    mass = image.sum()
+    return (rows * image).sum() / mass, (columns * image).sum() / mass
+
+
+def test_output_is_28x28_float_in_unit_range():
+    prepared = prepare_character(dark_seven_on_paper())
+    assert prepared.shape == (28, 28) and prepared.dtype == np.float32
+    assert prepared.min() >= 0.0 and prepared.max() == pytest.approx(1.0)
+
+
+def test_polarity_is_detected_and_both_polarities_give_the_same_input():
+    dark_on_light = dark_seven_on_paper()
+    light_on_dark = 255 - dark_on_light
+    assert ink_is_dark(dark_on_light) and not ink_is_dark(light_on_dark)
+    np.testing.assert_allclose(prepare_character(dark_on_light), prepare_character(light_on_dark), atol=1e-5)
+    # Ink becomes bright: the corners (paper) are black.
+    prepared = prepare_character(dark_on_light)
+    assert prepared[0, 0] == 0.0 and prepared[-1, -1] == 0.0
+
+
+@pytest.mark.parametrize("shape", [(120, 90), (28, 28), (400, 250), (15, 40)])
+def test_any_size_is_fitted_into_20x20_and_centred_by_mass(shape):
+    prepared = prepare_character(dark_seven_on_paper(*shape, stroke=max(2, min(shape) // 12)))
+    rows, columns = np.nonzero(prepared > 0.05)
+    longest_side = max(rows.max() - rows.min() + 1, columns.max() - columns.min() + 1)
+    # The long side fills the 20-pixel box (one extra pixel of interpolation blur either side allowed).
+    assert 19 <= longest_side <= 22
+    row_centre, column_centre = centre_of_mass(prepared)
+    assert abs(row_centre - 13.5) < 0.75 and abs(column_centre - 13.5) < 0.75
+
+
+def test_off_centre_character_moves_to_the_middle():
+    image = np.zeros((60, 60), dtype=np.uint8)
+    image[5:25, 40:46] = 255  # a short bar in the top right corner
+    row_centre, column_centre = centre_of_mass(prepare_character(image))
+    assert abs(row_centre - 13.5) < 0.75 and abs(column_centre - 13.5) < 0.75
+
+
+def test_blank_and_tiny_inputs():
+    assert prepare_character(np.full((30, 30), 200, dtype=np.uint8)).max() == 0.0
+    single = prepare_character(np.array([[0, 0, 0], [0, 255, 0], [0, 0, 0]], dtype=np.uint8))
+    assert single.shape == (28, 28) and single.max() > 0
+    with pytest.raises(ValueError):
+        prepare_character(np.zeros((0, 5), dtype=np.uint8))
+    with pytest.raises(ValueError):
+        prepare_character(np.zeros((2, 3, 4, 5), dtype=np.uint8))
+
+
+def test_prepare_batch_stacks_characters():
+    batch = prepare_batch([dark_seven_on_paper(), 255 - dark_seven_on_paper(50, 40, 3)])
+    assert batch.shape == (2, 28, 28, 1) and batch.dtype == np.float32
+
+
+def test_augmentation_changes_images_but_never_mirrors_them():
+    # An 'L' is asymmetric: a mirrored copy would match its own mirror better than the original.
+    letter = np.zeros((28, 28), dtype=np.float32)
+    letter[4:24, 8:12] = 1.0
+    letter[20:24, 8:20] = 1.0
+    batch = np.repeat(letter[None, :, :, None], 200, axis=0)
+    augmented = augment_batch(batch, np.random.default_rng(0))[..., 0]
+    assert augmented.shape == (200, 28, 28) and augmented.min() >= 0 and augmented.max() <= 1
+    assert not np.allclose(augmented, letter)
+    mirrored = letter[:, ::-1]
+    same = (augmented * letter).sum(axis=(1, 2))
+    flipped = (augmented * mirrored).sum(axis=(1, 2))
+    assert (same > flipped).all()

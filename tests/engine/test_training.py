@@ -1,0 +1,131 @@
+"""Tiny-model training on tiny data, the model version folder, load_classifier and the commands."""
+
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from recognition.engine import datasets, train
+from recognition.engine.classify import clear_cache, load_classifier
+
+FEMNIST_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
+
+
+def synthetic_digits(count, seed):
+    """White-on-black 28x28 '0' rings and '1' bars of random size and place: a task a tiny CNN learns."""
+    generator = np.random.default_rng(seed)
+    images = np.zeros((count, 28, 28), dtype=np.uint8)
+    labels = generator.integers(0, 2, count)
+    for image, label in zip(images, labels, strict=True):
+        centre = (int(generator.integers(10, 18)), int(generator.integers(10, 18)))
+        height = int(generator.integers(6, 10))
+        if label == 0:
+            cv2.ellipse(image, centre, (int(generator.integers(4, 7)), height), 0, 0, 360, 255, 2)
+        else:
+            cv2.line(image, (centre[0], centre[1] - height), (centre[0], centre[1] + height), 255, 2)
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A models/ folder holding digits@1, trained for a few seconds on rings and bars."""
+    from recognition.engine.preprocess import prepare_batch
+
+    images, labels = synthetic_digits(600, seed=0)
+    validation_images, validation_labels = synthetic_digits(100, seed=1)
+    data = train.TrainingData(
+        classes=list(datasets.DIGIT_CLASSES),
+        train_inputs=prepare_batch(list(images)),
+        train_labels=labels,
+        validation_inputs=prepare_batch(list(validation_images)),
+        validation_labels=validation_labels,
+        validation_groups={"synthetic": np.ones(100, dtype=bool)},
+        description={"train": {"synthetic": 600}},
+    )
+    # Enough steps for batch norm's moving averages (momentum 0.99) to settle on the data.
+    options = train.TrainingOptions(
+        epochs=6, batch_size=16, steps_per_epoch=80, width=8, patience=6, learning_rate=3e-3, dropout=0.1
+    )
+    model, history, _, _ = train.fit(data, options)
+    report = train.evaluate(model, data)
+    model_dir = tmp_path_factory.mktemp("models")
+    train.write_version(
+        model, data, report, history, "digits", model_dir / "digits" / "1", {"command": "test"}
+    )
+    return model_dir
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_and_writes_a_complete_version(tiny_model_dir):
+    version_dir = tiny_model_dir / "digits" / "1"
+    for name in ("model.keras", "card.json", "curves.png", "confusion.png", "errors.png"):
+        assert (version_dir / name).stat().st_size > 0, name
+    card = json.loads((version_dir / "card.json").read_text())
+    assert card["classes"] == list("0123456789") and card["input_shape"] == [28, 28, 1]
+    assert card["metrics"]["validation"]["accuracy"] > 0.9
+    assert len(card["metrics"]["validation"]["confusion_matrix"]) == 10
+
+
+@pytest.mark.slow
+def test_classifier_reads_any_size_and_polarity_and_is_cached(tiny_model_dir):
+    clear_cache()
+    classifier = load_classifier("digits", tiny_model_dir)
+    assert classifier.name == "digits@1" and load_classifier("digits", tiny_model_dir) is classifier
+    images, labels = synthetic_digits(40, seed=5)
+    # Enlarged and turned into dark ink on light paper, as a scanned form cell would be.
+    scanned = [255 - cv2.resize(image, (84, 96), interpolation=cv2.INTER_LINEAR) for image in images]
+    predictions = classifier.classify(scanned)
+    assert len(predictions) == 40
+    accuracy = np.mean(
+        [prediction.label == str(label) for prediction, label in zip(predictions, labels, strict=True)]
+    )
+    assert accuracy > 0.85
+    first = predictions[0]
+    assert 0.0 <= first.confidence <= 1.0 and len(first.alternatives) == 3
+    assert all(first.confidence >= probability for _, probability in first.alternatives)
+    assert classifier.classify([]) == []
+
+
+@pytest.mark.slow
+def test_classify_command_prints_label_and_confidence_per_image(tiny_model_dir, tmp_path, settings):
+    clear_cache()
+    settings.MODEL_DIR = tiny_model_dir
+    images, labels = synthetic_digits(12, seed=7)
+    idx_file = tmp_path / "chars-idx3-ubyte.gz"
+    datasets.write_idx(idx_file, images)
+    output = io.StringIO()
+    call_command("classify", str(idx_file), kind="digits", stdout=output)
+    lines = output.getvalue().strip().splitlines()
+    assert len(lines) == 12
+    parsed = [line.split(" ") for line in lines]
+    assert all(len(parts) == 2 and len(parts[1]) == 6 and 0 <= float(parts[1]) <= 1 for parts in parsed)
+    assert sum(parts[0] == str(label) for parts, label in zip(parsed, labels, strict=True)) >= 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FEMNIST_DEV.exists(), reason="needs ../shared/data/femnist-dev")
+def test_train_model_command_writes_next_version_and_activates_only_the_first(tmp_path, settings):
+    settings.MODEL_DIR = tmp_path
+    arguments = [
+        "--kind",
+        "letters",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--width",
+        "4",
+        "--batch-size",
+        "16",
+    ]
+    call_command("train_model", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("train_model", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
+    assert (tmp_path / "letters" / "ACTIVE").read_text().strip() == "1"
+    card = json.loads((tmp_path / "letters" / "2" / "card.json").read_text())
+    assert card["classes"] == datasets.CAPITAL_CLASSES and card["epochs_run"] == 1
+    assert "train_model --kind letters" in card["command"]
+    assert card["data"]["femnist_writers"]["validation"] > 0

@@ -14,6 +14,7 @@ a whitelist for the field kind, when the `tesseract` binary is installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -53,7 +54,9 @@ def edit_distance(first: str, second: str) -> int:
     for index, char in enumerate(first, start=1):
         current = [index]
         for other_index, other in enumerate(second, start=1):
-            current.append(min(previous[other_index] + 1, current[-1] + 1, previous[other_index - 1] + (char != other)))
+            current.append(
+                min(previous[other_index] + 1, current[-1] + 1, previous[other_index - 1] + (char != other))
+            )
         previous = current
     return previous[-1]
 
@@ -104,10 +107,8 @@ def _read_share(model_dir: str, paths: list[str], barrier, queue) -> None:
         templates[name] = load_template(FORMS_DATA_DIR / name / f"{name}.json")
     # Warm-up: the first call pays for loading models and compiling the graph.
     for path in paths[:2]:
-        try:
+        with contextlib.suppress(AlignmentError):
             reader.read_page(templates[Path(path).name.split("-")[0]], load_page(path))
-        except AlignmentError:
-            pass
     barrier.wait()
     start = time.perf_counter()
     results = {}
@@ -127,7 +128,9 @@ def read_all(model_dir: Path, paths: list[Path], processes: int) -> tuple[dict, 
     barrier = context.Barrier(processes + 1)
     queue = context.Queue()
     shares = [[str(path) for path in paths[index::processes]] for index in range(processes)]
-    workers = [context.Process(target=_read_share, args=(str(model_dir), share, barrier, queue)) for share in shares]
+    workers = [
+        context.Process(target=_read_share, args=(str(model_dir), share, barrier, queue)) for share in shares
+    ]
     for worker in workers:
         worker.start()
     barrier.wait()
@@ -161,13 +164,17 @@ def tesseract_read(image: np.ndarray, kind: str, workdir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=40, help="pages per template")
     parser.add_argument("--seed", type=int, default=9001)
     parser.add_argument("--split", default="bench", choices=("dev", "bench", "all"))
     parser.add_argument("--processes", type=int, default=1, help="reader processes (2 for 2 cores)")
     parser.add_argument("--tesseract-pages", type=int, default=20, help="pages per template for Tesseract")
-    parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", REPO_ROOT / "models")))
+    parser.add_argument(
+        "--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", REPO_ROOT / "models"))
+    )
     parser.add_argument("--keep", type=Path, help="keep the generated pages in this folder")
     args = parser.parse_args(argv)
 
@@ -188,7 +195,9 @@ def main(argv: list[str] | None = None) -> None:
             for field in truth["fields"]:
                 characters += len(field["text"])
                 score.add(field["kind"], field["text"], read_fields.get(field["name"], ""))
-        print(f"engine: {len(paths)} pages, {unaligned} not aligned (counted as empty), models {args.model_dir}")
+        print(
+            f"engine: {len(paths)} pages, {unaligned} not aligned (counted as empty), models {args.model_dir}"
+        )
         print(
             f"  speed: {len(paths) / elapsed:.1f} pages/s end to end (load, align, segment, read), "
             f"{args.processes} process(es), {characters / len(paths):.0f} characters per page on average"

@@ -1,7 +1,7 @@
 """Draw the bundled form templates and generate filled, scanned-looking pages with their truth.
 
 Usage:
-    python bench/make_forms.py --write-templates            # (re)draw recognition/forms_data/{check,sample_form}
+    python bench/make_forms.py --write-templates   # (re)draw recognition/forms_data/{check,sample_form}
     python bench/make_forms.py --out /tmp/forms --count 50 --seed 7 [--templates check,sample_form]
 
 Handwriting comes from MNIST training digits (settings DATA_DIR/mnist, `python manage.py fetch_data
@@ -37,17 +37,113 @@ PRINT_GRAY = 40  # printed lines and text: dark gray, like toner
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SERIF = cv2.FONT_HERSHEY_COMPLEX
 
-SURNAMES = (
-    "MARTIN BERNARD DUBOIS THOMAS ROBERT RICHARD PETIT DURAND LEROY MOREAU SIMON LAURENT LEFEBVRE MICHEL "
-    "GARCIA DAVID BERTRAND ROUX VINCENT FOURNIER MOREL GIRARD ANDRE MERCIER BLANC GUERIN BOYER GARNIER "
-    "CHEVALIER FRANCOIS LEGRAND GAUTHIER PERRIN ROBIN CLEMENT MORIN NICOLAS HENRY ROUSSEAU MATHIEU SMITH "
-    "JOHNSON WILLIAMS BROWN JONES MILLER DAVIS WILSON ANDERSON TAYLOR MOORE JACKSON WHITE HARRIS LEWIS "
-    "WALKER YOUNG ALLEN KING WRIGHT SCOTT GREEN BAKER ADAMS NELSON HILL CAMPBELL MITCHELL CARTER"
-).split()
-FIRST_NAMES = (
-    "ANNA JEAN MARIE PAUL LUCAS EMMA HUGO LEA LOUIS CHLOE JULES INES ADAM ZOE NOAH JADE ETHAN ALICE "
-    "OSCAR ROSE JAMES MARY JOHN LINDA PETER SARAH DAVID KAREN MARK NANCY KEVIN LAURA OLIVER GRACE"
-).split()
+SURNAMES = [
+    "MARTIN",
+    "BERNARD",
+    "DUBOIS",
+    "THOMAS",
+    "ROBERT",
+    "RICHARD",
+    "PETIT",
+    "DURAND",
+    "LEROY",
+    "MOREAU",
+    "SIMON",
+    "LAURENT",
+    "LEFEBVRE",
+    "MICHEL",
+    "GARCIA",
+    "DAVID",
+    "BERTRAND",
+    "ROUX",
+    "VINCENT",
+    "FOURNIER",
+    "MOREL",
+    "GIRARD",
+    "ANDRE",
+    "MERCIER",
+    "BLANC",
+    "GUERIN",
+    "BOYER",
+    "GARNIER",
+    "CHEVALIER",
+    "FRANCOIS",
+    "LEGRAND",
+    "GAUTHIER",
+    "PERRIN",
+    "ROBIN",
+    "CLEMENT",
+    "MORIN",
+    "NICOLAS",
+    "HENRY",
+    "ROUSSEAU",
+    "MATHIEU",
+    "SMITH",
+    "JOHNSON",
+    "WILLIAMS",
+    "BROWN",
+    "JONES",
+    "MILLER",
+    "DAVIS",
+    "WILSON",
+    "ANDERSON",
+    "TAYLOR",
+    "MOORE",
+    "JACKSON",
+    "WHITE",
+    "HARRIS",
+    "LEWIS",
+    "WALKER",
+    "YOUNG",
+    "ALLEN",
+    "KING",
+    "WRIGHT",
+    "SCOTT",
+    "GREEN",
+    "BAKER",
+    "ADAMS",
+    "NELSON",
+    "HILL",
+    "CAMPBELL",
+    "MITCHELL",
+    "CARTER",
+]
+FIRST_NAMES = [
+    "ANNA",
+    "JEAN",
+    "MARIE",
+    "PAUL",
+    "LUCAS",
+    "EMMA",
+    "HUGO",
+    "LEA",
+    "LOUIS",
+    "CHLOE",
+    "JULES",
+    "INES",
+    "ADAM",
+    "ZOE",
+    "NOAH",
+    "JADE",
+    "ETHAN",
+    "ALICE",
+    "OSCAR",
+    "ROSE",
+    "JAMES",
+    "MARY",
+    "JOHN",
+    "LINDA",
+    "PETER",
+    "SARAH",
+    "DAVID",
+    "KAREN",
+    "MARK",
+    "NANCY",
+    "KEVIN",
+    "LAURA",
+    "OLIVER",
+    "GRACE",
+]
 
 
 # --------------------------------------------------------------------------- templates
@@ -197,7 +293,9 @@ class Handwriting:
         return pool[rng.integers(len(pool))]
 
 
-def load_handwriting(data_dir: Path = DATA_DIR, femnist_dir: Path = FEMNIST_DIR, split: str = "all") -> Handwriting:
+def load_handwriting(
+    data_dir: Path = DATA_DIR, femnist_dir: Path = FEMNIST_DIR, split: str = "all"
+) -> Handwriting:
     """Digits from MNIST training images when fetched (else femnist-dev), capitals from femnist-dev.
 
     split 'bench' takes only the characters the engine's training held out for validation (the same
@@ -207,7 +305,9 @@ def load_handwriting(data_dir: Path = DATA_DIR, femnist_dir: Path = FEMNIST_DIR,
     """
     femnist = load_femnist_dev(femnist_dir)
     femnist_train, femnist_held_out = split_by_writer(femnist.writers, 0.2, 0)
-    femnist_keep = {"all": np.ones(len(femnist), bool), "dev": femnist_train, "bench": femnist_held_out}[split]
+    femnist_keep = {"all": np.ones(len(femnist), bool), "dev": femnist_train, "bench": femnist_held_out}[
+        split
+    ]
     by_char: dict[str, np.ndarray] = {}
     for label in range(10, 36):
         by_char[femnist.classes[label]] = femnist.images[femnist_keep & (femnist.labels == label)]

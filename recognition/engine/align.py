@@ -131,7 +131,9 @@ def template_features(
         fallback = template_features(
             template_image, int(work_width * 1.5), template_count * 2, page_count * 2, with_fallback=False
         )
-    return TemplateFeatures((width, height), points / scale, descriptors, scale, print_mask, page_count, fallback)
+    return TemplateFeatures(
+        (width, height), points / scale, descriptors, scale, print_mask, page_count, fallback
+    )
 
 
 def print_coverage(page_small: np.ndarray, homography_small: np.ndarray, features: TemplateFeatures) -> float:
@@ -142,7 +144,9 @@ def print_coverage(page_small: np.ndarray, homography_small: np.ndarray, feature
     template over blank paper.
     """
     height, width = features.print_mask.shape
-    warped = cv2.warpPerspective(page_small, homography_small, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
+    warped = cv2.warpPerspective(
+        page_small, homography_small, (width, height), flags=cv2.INTER_LINEAR, borderValue=255
+    )
     dark = cv2.adaptiveThreshold(warped, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12)
     dark = cv2.dilate(dark, np.ones((3, 3), np.uint8))
     printed = int(features.print_mask.sum())
@@ -203,7 +207,9 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     # Bring the page to about the template's working resolution (pages usually have a margin around
     # the form, hence a little wider).
     page_small, page_scale = _downscale(page, round(features.size[0] * features.work_scale * 1.1))
-    page_points, page_descriptors = _grid_detect(_orb(features.page_features * 3), page_small, features.page_features)
+    page_points, page_descriptors = _grid_detect(
+        _orb(features.page_features * 3), page_small, features.page_features
+    )
     if page_descriptors is None or len(page_points) < MIN_INLIERS:
         raise AlignmentError("no printed structure found on the page (blank or unreadable)", 0.0)
     # The GUIDED_CANDIDATES nearest template descriptors of each page descriptor, as arrays.
@@ -217,7 +223,9 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     template_points = features.points * features.work_scale
     source = page_points[good]
     target = template_points[nearest[good, 0]]
-    coarse, _ = cv2.findHomography(source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=5000, confidence=0.999)
+    coarse, _ = cv2.findHomography(
+        source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=5000, confidence=0.999
+    )
     if coarse is None:
         raise AlignmentError("no consistent transform between page and template", 0.0)
     # Guided matching: with the coarse transform known, a page feature may match any of its best
@@ -256,7 +264,11 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     # Below 60 % of the print found, the page is not this form or not where we think it is.
     print_factor = min(1.0, max(0.0, (printed - 0.6) / 0.25))
     score = (
-        ratio * min(1.0, inlier_count / 60.0) * coverage * print_factor * float(np.exp(-max(error - 1.0, 0.0) / 2.0))
+        ratio
+        * min(1.0, inlier_count / 60.0)
+        * coverage
+        * print_factor
+        * float(np.exp(-max(error - 1.0, 0.0) / 2.0))
     )
     homography = (
         np.linalg.inv(_scale_matrix(features.work_scale)) @ homography_small @ _scale_matrix(page_scale)

@@ -54,7 +54,9 @@ def restrict_to_alphabet(label: str, confidence: float, alternatives: list, alph
     A model may know more classes than a field allows (alnum letters in a digits field, say); the best
     allowed alternative wins and the rest keep their order.
     """
-    ranked = [(label, confidence)] + [(alt_label, alt_confidence) for alt_label, alt_confidence in alternatives]
+    ranked = [(label, confidence)] + [
+        (alt_label, alt_confidence) for alt_label, alt_confidence in alternatives
+    ]
     allowed = [(name.upper(), probability) for name, probability in ranked if name.upper() in alphabet]
     if not allowed:
         return label, confidence, alternatives
@@ -72,9 +74,16 @@ def field_result(spec: FieldSpec, segments: list[Segment], predictions: list) ->
         if segment.kind == "blank":
             continue
         if segment.kind in ("separator", "space"):
-            alternatives = [[",", 0.1]] if segment.text == "." else ([[".", 0.1]] if segment.text == "," else [])
+            alternatives = (
+                [[",", 0.1]] if segment.text == "." else ([[".", 0.1]] if segment.text == "," else [])
+            )
             chars.append(
-                {"text": segment.text, "confidence": round(segment.confidence, 4), "box": box, "alternatives": alternatives}
+                {
+                    "text": segment.text,
+                    "confidence": round(segment.confidence, 4),
+                    "box": box,
+                    "alternatives": alternatives,
+                }
             )
             continue
         prediction = next(prediction_iterator)

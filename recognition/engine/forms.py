@@ -28,7 +28,9 @@ class PageReading:
 class FormReader:
     """Reads pages against templates; loads each classifier once, when first needed."""
 
-    def __init__(self, model_dir: str | Path, versions: dict[str, str] | None = None, min_score: float = MIN_SCORE):
+    def __init__(
+        self, model_dir: str | Path, versions: dict[str, str] | None = None, min_score: float = MIN_SCORE
+    ):
         self.model_dir = Path(model_dir)
         self.versions = dict(versions or {})
         self.min_score = min_score
@@ -80,7 +82,9 @@ class FormReader:
                 predictions_per_field[owner].append(prediction)
         results = [
             field_result(spec, segments, predictions)
-            for spec, segments, predictions in zip(specs, segments_per_field, predictions_per_field, strict=True)
+            for spec, segments, predictions in zip(
+                specs, segments_per_field, predictions_per_field, strict=True
+            )
         ]
         names = [self.classifier(model_kind).name for model_kind in model_kinds]
         return results, names

@@ -94,10 +94,9 @@ def _to_gray(image: Image.Image) -> np.ndarray:
 
 def _fast_decode(data: bytes, file_format: str) -> np.ndarray | None:
     """Decode a plain PNG or JPEG with OpenCV, which is faster than Pillow; None when Pillow must do it."""
-    if file_format == "jpeg":
-        # EXIF orientation needs Pillow; a JPEG with an APP1 Exif block goes the slow, correct way.
-        if b"Exif\x00\x00" in data[:65536]:
-            return None
+    # EXIF orientation needs Pillow; a JPEG with an APP1 Exif block goes the slow, correct way.
+    if file_format == "jpeg" and b"Exif\x00\x00" in data[:65536]:
+        return None
     # PNG colour types 4 and 6 carry alpha, which OpenCV's gray decode would turn black, and palette
     # images (3) may carry transparency; Pillow composites them on white paper.
     if file_format == "png" and (len(data) < 26 or data[25] in (3, 4, 6)):

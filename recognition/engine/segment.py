@@ -118,7 +118,9 @@ def _character_image(
     # Keep the anti-aliased edge of the strokes: a one-pixel halo of the mask keeps its gray values.
     halo = cv2.dilate(mask[pad_top:pad_bottom, pad_left:pad_right], np.ones((3, 3), np.uint8))
     offset_x, offset_y = offset
-    darkness = crop.darkness[pad_top + offset_y : pad_bottom + offset_y, pad_left + offset_x : pad_right + offset_x]
+    darkness = crop.darkness[
+        pad_top + offset_y : pad_bottom + offset_y, pad_left + offset_x : pad_right + offset_x
+    ]
     darkness = darkness * halo
     peak = max(float(darkness.max()), 0.2)
     image = (255 - np.clip(darkness * (255.0 / peak), 0, 255)).astype(np.uint8)
@@ -266,7 +268,8 @@ def _touches(labels: np.ndarray, component: list, other_labels: list[int], dista
     left, top, right, bottom = component[:4]
     height, width = labels.shape
     window = labels[
-        max(0, top - distance) : min(height, bottom + distance), max(0, left - distance) : min(width, right + distance)
+        max(0, top - distance) : min(height, bottom + distance),
+        max(0, left - distance) : min(width, right + distance),
     ]
     return bool(np.isin(window, other_labels).any())
 
@@ -274,7 +277,7 @@ def _touches(labels: np.ndarray, component: list, other_labels: list[int], dista
 def segment_free(
     page: np.ndarray, box: tuple[int, int, int, int], kind: str, allow_spaces: bool | None = None
 ) -> list[Segment]:
-    """Characters of a free writing field, left to right: components, merged, split; boxes in page coordinates.
+    """Characters of a free field, left to right: components, merged, split; boxes in page coordinates.
 
     For amounts, small marks near the baseline between digits become '.' or ','. For letters and
     alnum fields, a wide gap becomes a space.
@@ -337,7 +340,10 @@ def segment_free(
     # Small pieces lying within a stroke's width of a character's ink are broken-off parts of it
     # (whichever side they sit on); only isolated small marks can be decimal separators.
     def is_small(component: list) -> bool:
-        return component[3] - component[1] < char_height * 0.45 and component[2] - component[0] < char_height * 0.5
+        return (
+            component[3] - component[1] < char_height * 0.45
+            and component[2] - component[0] < char_height * 0.5
+        )
 
     reach = int(char_height * 0.12) + 1
     index = 0
@@ -348,8 +354,14 @@ def segment_free(
                 if 0 <= neighbour_index < len(merged) and not is_small(merged[neighbour_index]):
                     neighbour = merged[neighbour_index]
                     if _touches(labels, component, neighbour[4], reach):
-                        neighbour[0], neighbour[1] = min(neighbour[0], component[0]), min(neighbour[1], component[1])
-                        neighbour[2], neighbour[3] = max(neighbour[2], component[2]), max(neighbour[3], component[3])
+                        neighbour[0], neighbour[1] = (
+                            min(neighbour[0], component[0]),
+                            min(neighbour[1], component[1]),
+                        )
+                        neighbour[2], neighbour[3] = (
+                            max(neighbour[2], component[2]),
+                            max(neighbour[3], component[3]),
+                        )
                         neighbour[4] = neighbour[4] + component[4]
                         del merged[index]
                         index -= 1
@@ -393,9 +405,18 @@ def segment_free(
         mask = np.isin(labels[top:bottom, left:right], label_list).astype(np.uint8)
         # Touching characters: a blob much wider than a character is tall is cut at its thinnest columns.
         # Letters such as M and W are wider than digits, so letters need a wider blob before a cut.
-        wide_limit = 1.25 if kind in ("digits", "date", "amount") else 1.6
-        pieces = int(round(comp_width / (char_height * 0.8))) if comp_width > char_height * wide_limit else 1
-        cuts = [0] + (_split_wide(mask, pieces) if pieces > 1 else []) + [comp_width]
+        # A blob in between (a wide, slanted 0) is cut only where a single stroke joins two halves.
+        is_digit_field = kind in ("digits", "date", "amount")
+        sure_limit, maybe_limit = (1.5, 1.2) if is_digit_field else (1.7, 1.4)
+        pieces = 1
+        if comp_width > char_height * maybe_limit:
+            pieces = max(2, int(round(comp_width / (char_height * 0.75))))
+        inner_cuts = _split_wide(mask, pieces) if pieces > 1 else []
+        if inner_cuts and comp_width <= char_height * sure_limit:
+            column_runs = ((mask[1:] > 0) & (mask[:-1] == 0)).sum(axis=0) + (mask[0] > 0)
+            if any(column_runs[cut] > 1 for cut in inner_cuts):
+                inner_cuts = []
+        cuts = [0] + inner_cuts + [comp_width]
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
             piece = mask[:, start:stop]
             if piece.sum() < noise_area:

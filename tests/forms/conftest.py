@@ -43,7 +43,9 @@ def digit_template_file(tmp_path, sample_form) -> Path:
     import cv2
 
     image, template = sample_form
-    template = dict(template, fields=[field for field in template["fields"] if field["kind"] in DIGIT_FIELD_KINDS])
+    template = dict(
+        template, fields=[field for field in template["fields"] if field["kind"] in DIGIT_FIELD_KINDS]
+    )
     cv2.imwrite(str(tmp_path / "sample_form.png"), image)
     path = tmp_path / "digit_form.json"
     path.write_text(json.dumps(template))

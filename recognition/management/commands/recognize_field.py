@@ -32,7 +32,9 @@ class Command(BaseCommand):
             try:
                 image = load_page(Path(path))
                 height, width = image.shape
-                spec = FieldSpec(name=Path(path).stem, kind=options["kind"], box=(0, 0, width, height), cells=cells)
+                spec = FieldSpec(
+                    name=Path(path).stem, kind=options["kind"], box=(0, 0, width, height), cells=cells
+                )
                 results, _ = reader.read_fields(image, [spec])
             except ValueError as error:
                 # Keep one line per image so the output stays aligned with the arguments.

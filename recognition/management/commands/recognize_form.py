@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("pages", nargs="+", metavar="PAGE", help="PNG, JPEG, TIFF or PDF files")
         parser.add_argument("--template", required=True, help="template JSON (hwr-form-template/1)")
         parser.add_argument("--out", help="folder for one result JSON per page")
-        parser.add_argument("--json", action="store_true", help="accepted for compatibility: output is JSON anyway")
+        parser.add_argument(
+            "--json", action="store_true", help="accepted for compatibility: output is JSON anyway"
+        )
 
     def handle(self, *args, **options):
         pages = [Path(page) for page in options["pages"]]

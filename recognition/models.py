@@ -133,6 +133,8 @@ class FieldResult(models.Model):
     chars = models.JSONField(default=list, help_text="Per character: text, confidence, box, alternatives.")
     model_version = models.CharField(max_length=100, blank=True)
     review_state = models.CharField(max_length=16, choices=ReviewState.choices, default=ReviewState.PENDING)
+    # Kept when a person later corrects the field, so the auto-accepted fields' error rate can be measured.
+    auto_accepted = models.BooleanField(default=False)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -93,6 +93,18 @@ def review_next(*, user, after_field_id: int | None = None) -> FieldResult | Non
     return queue.first()
 
 
+def auto_accept_error_rate(*, user) -> dict:
+    """How many auto-accepted fields a person later corrected: the measured cost of the threshold."""
+    auto_accepted = field_list_for_user(user=user).filter(auto_accepted=True)
+    total = auto_accepted.count()
+    corrected = auto_accepted.filter(review_state=FieldResult.ReviewState.CORRECTED).count()
+    return {
+        "auto_accepted": total,
+        "corrected": corrected,
+        "error_rate": corrected / total if total else None,
+    }
+
+
 def document_progress(*, document: Document) -> dict:
     """Page counts by status and per-page state, for the live progress poll."""
     pages = list(document.pages.order_by("number").values("pk", "number", "status", "error", "source_name"))

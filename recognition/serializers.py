@@ -76,6 +76,7 @@ class FieldSerializer(serializers.ModelSerializer):
             "chars",
             "model_version",
             "review_state",
+            "auto_accepted",
             "reviewed_at",
         ]
         read_only_fields = fields

@@ -265,6 +265,7 @@ def page_store_reading(*, page_id: int, result: dict, aligned: np.ndarray) -> Pa
                     if confidence >= threshold
                     else FieldResult.ReviewState.PENDING
                 ),
+                auto_accepted=confidence >= threshold,
             )
         page.aligned_image.save(f"{uuid.uuid4().hex}.png", ContentFile(aligned_png), save=False)
         alignment = result.get("alignment") or {}

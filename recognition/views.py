@@ -184,7 +184,13 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     if not is_reviewer(request.user):
         raise Forbidden("Only reviewers see the review queue.")
     queue = selectors.review_queue(user=request.user)
-    return render(request, "recognition/review_queue.html", {"fields": queue[:200], "total": queue.count()})
+    context = {
+        "fields": queue[:200],
+        "total": queue.count(),
+        "auto": selectors.auto_accept_error_rate(user=request.user),
+        "threshold": settings.REVIEW_AUTO_ACCEPT_THRESHOLD,
+    }
+    return render(request, "recognition/review_queue.html", context)
 
 
 @login_required

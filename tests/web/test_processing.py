@@ -116,3 +116,15 @@ def test_the_engine_gets_the_template_with_its_stored_image(alice, check_templat
     assert Path(seen["template"]["image"]).is_file()
     assert seen["template"]["fields"] == check_template.fields
     assert seen["shape"] == (200, 400)
+
+
+def test_the_page_task_survives_a_killed_worker_and_goes_to_the_pages_queue():
+    from hwr_site.celery import app
+    from workers.tasks import process_page
+
+    # acks_late + reject_on_worker_lost: the broker keeps the message until the page is finished, so a
+    # worker killed mid-page has it delivered again; page_claim then takes the page up again.
+    assert process_page.acks_late is True
+    assert process_page.reject_on_worker_lost is True
+    assert process_page.max_retries >= 1
+    assert app.amqp.router.route({}, process_page.name)["queue"].name == "pages"

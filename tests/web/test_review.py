@@ -157,3 +157,29 @@ def test_api_correct_and_review_queue(read_document, alice, reviewer, client_for
     assert fields["payee"]["text"] == "JOE"
     assert fields["payee"]["recognized_text"] == "JO"
     assert results["pages"][0]["result"]["format"] == "hwr-form-result/1"
+
+
+@pytest.mark.django_db
+def test_auto_accepted_fields_stay_marked_after_a_correction_so_their_error_rate_is_known(
+    read_document, alice, reviewer, client_for, settings
+):
+    settings.REVIEW_AUTO_ACCEPT_THRESHOLD = 0.9
+    read_document(
+        alice,
+        {"payee": "AB", "date": "01012020", "amount": "7"},
+        {"payee": 0.95, "date": 0.97, "amount": 0.2},
+    )
+    payee = FieldResult.objects.get(name="payee")
+    assert payee.auto_accepted and payee.review_state == "auto_accepted"
+    services.field_correct(field_id=payee.pk, user=reviewer, text="AC")
+    payee.refresh_from_db()
+    assert payee.auto_accepted and payee.review_state == "corrected"
+    from recognition import selectors
+
+    assert selectors.auto_accept_error_rate(user=reviewer) == {
+        "auto_accepted": 2,
+        "corrected": 1,
+        "error_rate": 0.5,
+    }
+    page = client_for(reviewer).get(reverse("review-queue")).content.decode()
+    assert "2 so far, 1 of them corrected later (0.500)" in page

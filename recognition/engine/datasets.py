@@ -7,6 +7,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 # IDX type codes (third byte of the magic number) and the NumPy types they stand for.
@@ -213,3 +214,76 @@ def split_random(count: int, validation_fraction: float, seed: int = 0) -> tuple
     validation_mask = np.zeros(count, dtype=bool)
     validation_mask[generator.permutation(count)[: max(1, round(count * validation_fraction))]] = True
     return ~validation_mask, validation_mask
+
+
+# Handwriting-like and plain sans fonts from Debian packages (fonts-bwht, fonts-comic-neue,
+# fonts-humor-sans, fonts-breip, fonts-dejavu-core, fonts-liberation, fonts-freefont-ttf).
+SYNTHETIC_FONT_PATTERNS = (
+    "opentype/bwht/*.otf",
+    "opentype/comic-neue/*.otf",
+    "truetype/humor-sans/*.ttf",
+    "truetype/breip/*.ttf",
+    "truetype/dejavu/DejaVuSans.ttf",
+    "truetype/dejavu/DejaVuSans-Bold.ttf",
+    "truetype/dejavu/DejaVuSansCondensed.ttf",
+    "truetype/liberation/LiberationSans-Regular.ttf",
+    "truetype/liberation/LiberationSansNarrow-Regular.ttf",
+    "truetype/freefont/FreeSans.ttf",
+    "truetype/freefont/FreeSansBold.ttf",
+)
+
+
+def find_synthetic_fonts(font_root: str | Path = "/usr/share/fonts") -> list[Path]:
+    """Installed font files matching SYNTHETIC_FONT_PATTERNS (empty when none are installed)."""
+    root = Path(font_root)
+    return sorted({path for pattern in SYNTHETIC_FONT_PATTERNS for path in root.glob(pattern)})
+
+
+def render_font_characters(
+    characters: list[str], font_paths: list[Path], variants: int = 4, seed: int = 0
+) -> CharacterSet:
+    """Render each character in each font `variants` times (size, stroke, slant vary) as 28x28 white on black.
+
+    Images go through prepare_character, so they are framed exactly like real samples.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    from recognition.engine.preprocess import prepare_character
+
+    generator = np.random.default_rng(seed)
+    images, labels, writers = [], [], []
+    for font_path in font_paths:
+        for label, character in enumerate(characters):
+            for _ in range(variants):
+                size = int(generator.integers(48, 72))
+                font = ImageFont.truetype(str(font_path), size)
+                canvas = Image.new("L", (size * 2, size * 2), 0)
+                draw = ImageDraw.Draw(canvas)
+                stroke = int(generator.integers(0, max(1, size // 24) + 1))
+                draw.text(
+                    (size // 2, size // 4),
+                    character,
+                    fill=255,
+                    font=font,
+                    stroke_width=stroke,
+                    stroke_fill=255,
+                )
+                pixels = np.asarray(canvas)
+                if pixels.max() == 0:
+                    continue  # the font lacks this glyph
+                # A random slant, as people lean their writing; shear about the centre.
+                slant = float(generator.uniform(-0.25, 0.25))
+                matrix = np.array([[1.0, slant, -slant * size], [0.0, 1.0, 0.0]], dtype=np.float32)
+                pixels = cv2.warpAffine(pixels, matrix, (pixels.shape[1], pixels.shape[0]))
+                images.append(np.round(prepare_character(pixels) * 255).astype(np.uint8))
+                labels.append(label)
+                writers.append(f"font:{Path(font_path).stem}")
+    if not images:
+        raise ValueError("no font rendered any character")
+    return CharacterSet(
+        np.stack(images),
+        np.array(labels, dtype=np.int64),
+        list(characters),
+        np.array(writers, dtype=object),
+        ["synthetic fonts"],
+    )

@@ -51,6 +51,7 @@ def assemble_data(
     use_lookalikes: bool = True,
     seed: int = 0,
     limit: int | None = None,
+    synthetic_variants: int = 0,
 ) -> TrainingData:
     """Collect and split the data for one model kind.
 
@@ -104,6 +105,21 @@ def assemble_data(
             description["train"][
                 "femnist-dev lower case as capitals (" + "".join(CAPITAL_LOOKALIKES) + ")"
             ] = len(lookalikes)
+
+    if kind in ("letters", "alnum") and synthetic_variants > 0:
+        fonts = datasets.find_synthetic_fonts()
+        if fonts:
+            rendered = datasets.render_font_characters(
+                datasets.CAPITAL_CLASSES, fonts, variants=synthetic_variants, seed=seed
+            )
+            rendered = datasets.select_classes(
+                rendered, {name: name for name in datasets.CAPITAL_CLASSES}, classes
+            )
+            # Fonts have no writer ids comparable with femnist's; the concatenation drops writers anyway.
+            train_parts.append(rendered)
+            description["train"][f"synthetic capitals ({len(fonts)} fonts x {synthetic_variants})"] = len(
+                rendered
+            )
 
     if not train_parts:
         raise ValueError(f"no data for kind {kind!r}: give an MNIST folder and/or femnist-dev folder")

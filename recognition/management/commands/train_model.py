@@ -37,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-lookalikes", action="store_true", help="letters: skip lower-case lookalikes"
         )
+        parser.add_argument(
+            "--synthetic", type=int, default=None, help="letters/alnum: font renderings per font and letter"
+        )
         parser.add_argument("--limit", type=int, default=None, help="use only the first N MNIST images")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--mnist-dir", type=Path, default=None)
@@ -71,6 +74,7 @@ class Command(BaseCommand):
             use_lookalikes=not options["no_lookalikes"],
             seed=options["seed"],
             limit=options["limit"],
+            synthetic_variants=options["synthetic"] if options["synthetic"] is not None else 6,
         )
         self.stdout.write(f"  train {len(data.train_labels)}, validation {len(data.validation_labels)}")
         balance = options["balance"]

@@ -151,3 +151,40 @@ def test_keyboard_only_review(page, live_server, read_document):
     assert (date.text, date.review_state) == ("01012020", "accepted")
     assert (amount.text, amount.review_state) == ("13", "corrected")
     assert Correction.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_template_editor_draws_a_field_and_saves_it(page, live_server):
+    from recognition import services
+
+    template = next(template for template in services.templates_seed_bundled() if template.name == "check")
+    make_user("ada", "admins")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, "ada")
+    page.goto(live_server.url + reverse("template-edit", args=[template.pk]))
+    canvas = page.locator("#editor-canvas")
+    page.wait_for_function("document.getElementById('editor-canvas').width === 1200")
+    box = canvas.bounding_box()
+    scale = box["width"] / 1200  # the canvas may be shown smaller than the image
+
+    # Drag a rectangle on an empty part of the blank check: from (40, 420) to (340, 500) in image pixels.
+    page.mouse.move(box["x"] + 40 * scale, box["y"] + 420 * scale)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 340 * scale, box["y"] + 500 * scale, steps=5)
+    page.mouse.up()
+    rows = page.locator("#field-table tbody tr")
+    assert rows.count() == len(template.fields) + 1
+    new_row = rows.last
+    new_row.locator("input").first.fill("account")
+    new_row.locator("select").select_option("digits")
+    new_row.locator("input[type=number]").fill("6")
+    page.click("#save-template")
+    page.wait_for_selector("#save-status.ok")
+
+    template.refresh_from_db()
+    added = template.fields[-1]
+    assert (added["name"], added["kind"], added["cells"]) == ("account", "digits", 6)
+    x, y, width, height = added["box"]
+    assert abs(x - 40) <= 3 and abs(y - 420) <= 3 and abs(width - 300) <= 4 and abs(height - 80) <= 4
+    assert errors == []

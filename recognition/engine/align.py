@@ -13,8 +13,8 @@ WORK_WIDTH = 600
 # Pages are brought to the template's working size first, so the pyramid only needs to cover the
 # remaining 0.8-1.25x of scan scale.
 ORB_LEVELS = 4
-TEMPLATE_FEATURES = 1400
-PAGE_FEATURES = 800
+TEMPLATE_FEATURES = 1200
+PAGE_FEATURES = 700
 GRID = (4, 6)  # columns, rows: keypoints are spread over the page so the fit does not extrapolate
 RATIO_TEST = 0.8
 RANSAC_THRESHOLD = 3.0  # working pixels

@@ -82,3 +82,27 @@ def test_a_template_whose_image_size_differs_is_refused(db):
     with pytest.raises(InvalidInput, match="200x100"):
         services.template_save(definition=definition, image_data=png_bytes(200, 100))
     assert FormTemplate.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_model_versions_on_disk_are_registered_with_the_active_one_marked(tmp_path, client_for, alice):
+    from recognition.models import ModelVersion
+
+    for version in ("1", "2", "3"):
+        folder = tmp_path / "digits" / version
+        folder.mkdir(parents=True)
+        (folder / "model.keras").write_bytes(b"stand-in")
+        (folder / "card.json").write_text(json.dumps({"metrics": {"accuracy": 0.9 + int(version) / 100}}))
+    (tmp_path / "digits" / "ACTIVE").write_text("2\n")
+    services.model_versions_sync(model_dir=tmp_path)
+    assert dict(ModelVersion.objects.values_list("version", "status")) == {
+        "1": "candidate",
+        "2": "active",
+        "3": "candidate",
+    }
+    (tmp_path / "digits" / "ACTIVE").write_text("3\n")
+    services.model_versions_sync(model_dir=tmp_path)
+    assert ModelVersion.objects.get(status="active").version == "3"
+    assert ModelVersion.objects.count() == 3
+    listed = client_for(alice).get(reverse("api-model-version-list")).json()["results"]
+    assert {row["version"]: row["metrics"]["accuracy"] for row in listed}["3"] == pytest.approx(0.93)

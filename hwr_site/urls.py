@@ -1,6 +1,5 @@
 """Root URL configuration: the browser app, the REST API, its schema and the admin."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -16,7 +15,3 @@ urlpatterns = [
     path("", include("recognition.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

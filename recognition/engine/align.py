@@ -231,18 +231,36 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     # Guided matching: with the coarse transform known, a page feature may match any of its best
     # candidates that lands where the transform predicts. Repeated print (the boxes of a comb field)
     # fails the ratio test above but is matched here, which spreads and multiplies the matches.
-    predicted = cv2.perspectiveTransform(page_points.reshape(-1, 1, 2), coarse).reshape(-1, 1, 2)
+    # A second round with the refined transform and a tighter radius sharpens it further.
     candidates = template_points[np.maximum(nearest, 0)]  # (N, K, 2)
-    close = (np.abs(candidates - predicted).max(axis=2) < GUIDED_RADIUS) & (distances <= GUIDED_MAX_DISTANCE)
-    close &= nearest >= 0
-    has_match = close.any(axis=1)
-    first = np.argmax(close, axis=1)
-    if has_match.sum() >= MIN_INLIERS:
-        source = page_points[has_match]
-        target = candidates[np.flatnonzero(has_match), first[has_match]]
-    homography_small, inlier_mask = cv2.findHomography(
-        source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD * 0.7, maxIters=5000, confidence=0.999
-    )
+    usable = (distances <= GUIDED_MAX_DISTANCE) & (nearest >= 0)
+    homography_small, inlier_mask = coarse, None
+    for radius in (GUIDED_RADIUS, GUIDED_RADIUS * 0.6):
+        predicted = cv2.perspectiveTransform(page_points.reshape(-1, 1, 2), homography_small).reshape(
+            -1, 1, 2
+        )
+        close = (np.abs(candidates - predicted).max(axis=2) < radius) & usable
+        has_match = close.any(axis=1)
+        if has_match.sum() < MIN_INLIERS:
+            break
+        first = np.argmax(close, axis=1)
+        guided_source = page_points[has_match]
+        guided_target = candidates[np.flatnonzero(has_match), first[has_match]]
+        refined, refined_mask = cv2.findHomography(
+            guided_source,
+            guided_target,
+            cv2.USAC_MAGSAC,
+            RANSAC_THRESHOLD * 0.7,
+            maxIters=5000,
+            confidence=0.999,
+        )
+        if refined is None:
+            break
+        homography_small, inlier_mask, source, target = refined, refined_mask, guided_source, guided_target
+    if inlier_mask is None:
+        homography_small, inlier_mask = cv2.findHomography(
+            source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD * 0.7, maxIters=5000, confidence=0.999
+        )
     if homography_small is None:
         raise AlignmentError("no consistent transform between page and template", 0.0)
     matched = len(source)

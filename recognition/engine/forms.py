@@ -10,7 +10,7 @@ import numpy as np
 
 from recognition.engine.align import MIN_SCORE, Alignment, TemplateFeatures, align_page, template_features
 from recognition.engine.fields import field_result
-from recognition.engine.segment import segment_field
+from recognition.engine.segment import best_cut_path, resolve_group, segment_field
 from recognition.engine.templates import KIND_MODELS, FieldSpec, FormTemplate
 
 RESULT_FORMAT = "hwr-form-result/1"
@@ -74,22 +74,50 @@ class FormReader:
         All character images that go to one model are classified in a single batch. Returns the field
         results in the order of specs and the names of the models used.
         """
-        segments_per_field = [segment_field(image, spec.box, spec.cells, spec.kind) for spec in specs]
+        segments_per_field = [
+            segment_field(image, spec.box, spec.cells, spec.kind, keep_groups=True) for spec in specs
+        ]
         model_kinds = sorted({spec.model_kind for spec in specs}, key=MODEL_ORDER.index)
         predictions_per_field: list[list] = [[] for _ in specs]
         for model_kind in model_kinds:
-            owners, images = [], []
+            # Every image of this model, characters and the candidate pieces of touching groups alike,
+            # goes in one batch; keys say where each prediction belongs.
+            keys, images = [], []
             for index, (spec, segments) in enumerate(zip(specs, segments_per_field, strict=True)):
                 if KIND_MODELS[spec.kind] != model_kind:
                     continue
-                for segment in segments:
+                for position, segment in enumerate(segments):
                     if segment.kind == "char":
-                        owners.append(index)
+                        keys.append((index, position, None))
                         images.append(segment.image)
+                    elif segment.kind == "group":
+                        for piece_key, (piece_image, _) in segment.choices.pieces.items():
+                            keys.append((index, position, piece_key))
+                            images.append(piece_image)
             classifier = self.classifier(model_kind)
             predictions = classifier.classify(images) if images else []
-            for owner, prediction in zip(owners, predictions, strict=True):
-                predictions_per_field[owner].append(prediction)
+            by_key = dict(zip(keys, predictions, strict=True))
+            for index, spec in enumerate(specs):
+                if KIND_MODELS[spec.kind] != model_kind:
+                    continue
+                resolved, field_predictions = [], []
+                for position, segment in enumerate(segments_per_field[index]):
+                    if segment.kind == "group":
+                        pieces = {key: by_key[(index, position, key)] for key in segment.choices.pieces}
+                        path = best_cut_path(
+                            segment.choices,
+                            {key: prediction.confidence for key, prediction in pieces.items()},
+                        )
+                        for first, last in zip(path[:-1], path[1:], strict=True):
+                            if (first, last) in pieces:
+                                field_predictions.append(pieces[(first, last)])
+                        resolved.extend(resolve_group(segment, path))
+                        continue
+                    if segment.kind == "char":
+                        field_predictions.append(by_key[(index, position, None)])
+                    resolved.append(segment)
+                segments_per_field[index] = resolved
+                predictions_per_field[index] = field_predictions
         results = [
             field_result(spec, segments, predictions)
             for spec, segments, predictions in zip(

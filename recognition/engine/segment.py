@@ -11,17 +11,36 @@ from recognition.engine.pageprep import ink_mask
 
 # A character image handed to the classifier has this much paper around the ink (pixels).
 CROP_PADDING = 2
+# Free-field blobs wider than this many character heights may be touching characters.
+GROUP_WIDTH = 1.0
+MAX_CUT_CANDIDATES = 6
+
+
+@dataclass
+class CutChoices:
+    """A blob that may be several touching characters: the pieces between candidate cut columns.
+
+    The reader classifies every piece and keeps the path of pieces from the first column to the last
+    with the highest product of confidences (recognition-driven segmentation). `default` is the
+    path a purely geometric cut would take, used when no classifier is at hand.
+    """
+
+    column_count: int
+    pieces: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]]  # (from, to) -> image, box
+    default: list[int]
 
 
 @dataclass
 class Segment:
-    """One position of a field: a character to classify, a blank cell, a decimal separator or a space."""
+    """One position of a field: a character to classify, a blank cell, a separator, a space, or a group
+    of touching characters whose cuts are decided by recognition."""
 
-    kind: str  # "char" | "blank" | "separator" | "space"
+    kind: str  # "char" | "blank" | "separator" | "space" | "group"
     box: tuple[int, int, int, int]  # x, y, width, height in the coordinates of the image segmented
     image: np.ndarray | None = None  # dark ink on white paper, uint8 (for "char")
     text: str = ""  # for "separator" ("." or ",") and "space" (" ")
     confidence: float = 1.0
+    choices: CutChoices | None = None  # for "group"
 
 
 @dataclass
@@ -263,6 +282,78 @@ def _split_wide(mask: np.ndarray, pieces: int) -> list[int]:
     return cuts
 
 
+def _cut_choices(
+    crop: _Crop,
+    mask: np.ndarray,
+    origin: tuple[int, int],
+    char_height: float,
+    sure_limit: float,
+    maybe_limit: float,
+    noise_area: int,
+) -> CutChoices | None:
+    """Candidate cuts of a wide blob and the character images between them (None: nothing to try)."""
+    height, width = mask.shape
+    profile = mask.sum(axis=0).astype(np.float32)
+    runs = (mask[0] > 0).astype(np.float32) + ((mask[1:] > 0) & (mask[:-1] == 0)).sum(axis=0)
+    cost = runs + 0.3 * profile / max(float(profile.max()), 1.0)
+    margin = max(2, int(char_height * 0.2))
+    spacing = max(2, int(char_height * 0.15))
+    # A narrow blob (one wide character or two touching) is only cut across a single stroke.
+    stroke_limit = 2 if width > char_height * sure_limit else 1
+    order = np.argsort(cost[margin : width - margin], kind="stable") + margin
+    chosen: list[int] = []
+    for column in order:
+        if len(chosen) >= MAX_CUT_CANDIDATES:
+            break
+        if runs[column] > stroke_limit:
+            continue
+        if all(abs(int(column) - other) >= spacing for other in chosen):
+            chosen.append(int(column))
+    pieces_wanted = (
+        max(1, int(round(width / (char_height * 0.75)))) if width > char_height * maybe_limit else 1
+    )
+    default_cuts = _split_wide(mask, pieces_wanted) if pieces_wanted > 1 else []
+    columns = sorted(set(chosen) | set(default_cuts) | {0, width})
+    if len(columns) <= 2:
+        return None
+    max_piece = char_height * sure_limit
+    min_piece = char_height * 0.15
+    pieces = {}
+    for first in range(len(columns) - 1):
+        for last in range(first + 1, len(columns)):
+            piece_width = columns[last] - columns[first]
+            if piece_width > max_piece:
+                break
+            if piece_width < min_piece:
+                continue
+            piece = mask[:, columns[first] : columns[last]]
+            if piece.sum() < noise_area:
+                continue
+            image, local_box = _character_image(crop, piece, (origin[0] + columns[first], origin[1]))
+            pieces[(first, last)] = (image, _to_page_box(crop, local_box))
+    default_path = [columns.index(column) for column in [0, *default_cuts, width]]
+    return CutChoices(len(columns), pieces, default_path)
+
+
+def best_cut_path(choices: CutChoices, confidences: dict[tuple[int, int], float]) -> list[int]:
+    """The column path through a group whose pieces' confidences have the highest product."""
+    best = [-np.inf] * choices.column_count
+    previous = [-1] * choices.column_count
+    best[0] = 0.0
+    for last in range(1, choices.column_count):
+        for first in range(last):
+            if (first, last) in confidences and best[first] > -np.inf:
+                score = best[first] + float(np.log(max(confidences[(first, last)], 1e-6)))
+                if score > best[last]:
+                    best[last], previous[last] = score, first
+    if best[-1] == -np.inf:
+        return choices.default
+    path = [choices.column_count - 1]
+    while path[-1] != 0:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
 def _touches(labels: np.ndarray, component: list, other_labels: list[int], distance: int) -> bool:
     """Whether any pixel of other_labels lies within distance of component's bounding box."""
     left, top, right, bottom = component[:4]
@@ -403,11 +494,16 @@ def segment_free(
             )
         previous_right = right
         mask = np.isin(labels[top:bottom, left:right], label_list).astype(np.uint8)
-        # Touching characters: a blob much wider than a character is tall is cut at its thinnest columns.
-        # Letters such as M and W are wider than digits, so letters need a wider blob before a cut.
-        # A blob in between (a wide, slanted 0) is cut only where a single stroke joins two halves.
+        # Touching characters: a blob wider than most characters becomes a group of candidate pieces,
+        # and recognition picks the cuts (a wide M or a slanted 0 stays whole, "RA" is cut).
         is_digit_field = kind in ("digits", "date", "amount")
         sure_limit, maybe_limit = (1.5, 1.2) if is_digit_field else (1.7, 1.4)
+        if comp_width > char_height * GROUP_WIDTH:
+            group = _cut_choices(crop, mask, (left, top), char_height, sure_limit, maybe_limit, noise_area)
+            if group is not None:
+                page_box = _to_page_box(crop, (left, top, comp_width, comp_height))
+                segments.append(Segment("group", page_box, choices=group))
+                continue
         pieces = 1
         if comp_width > char_height * maybe_limit:
             pieces = max(2, int(round(comp_width / (char_height * 0.75))))
@@ -426,10 +522,29 @@ def segment_free(
     return segments
 
 
+def resolve_group(segment: Segment, path: list[int]) -> list[Segment]:
+    """The 'char' segments of a group along a path of cut columns."""
+    return [
+        Segment("char", segment.choices.pieces[(first, last)][1], segment.choices.pieces[(first, last)][0])
+        for first, last in zip(path[:-1], path[1:], strict=True)
+        if (first, last) in segment.choices.pieces
+    ]
+
+
 def segment_field(
-    page: np.ndarray, box: tuple[int, int, int, int], cells: int | None, kind: str
+    page: np.ndarray, box: tuple[int, int, int, int], cells: int | None, kind: str, keep_groups: bool = False
 ) -> list[Segment]:
-    """Segments of one field of an aligned page (or of a field image with box = the whole image)."""
+    """Segments of one field of an aligned page (or of a field image with box = the whole image).
+
+    Groups of possibly touching characters are cut geometrically unless keep_groups is true (the
+    reader keeps them, to let recognition choose the cuts).
+    """
     if cells:
         return segment_comb(page, box, cells)
-    return segment_free(page, box, kind)
+    segments = segment_free(page, box, kind)
+    if keep_groups:
+        return segments
+    flat = []
+    for segment in segments:
+        flat.extend(resolve_group(segment, segment.choices.default) if segment.kind == "group" else [segment])
+    return flat

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from recognition.engine.segment import segment_comb, segment_field, segment_free
+from recognition.engine.segment import best_cut_path, resolve_group, segment_comb, segment_field, segment_free
 
 
 def _comb_page(cells=6, cell_width=40, height=50):
@@ -97,11 +97,34 @@ def test_free_field_splits_touching_characters_and_orders_left_to_right():
     cv2.ellipse(page, (60, 45), (12, 17), 0, 0, 360, 20, 3)
     cv2.ellipse(page, (84, 45), (12, 17), 0, 0, 360, 20, 3)
     cv2.line(page, (150, 28), (150, 62), 20, 3)
-    segments = segment_free(page, box, "digits")
+    segments = segment_field(page, box, None, "digits")  # geometric cuts, no classifier
     assert [segment.kind for segment in segments] == ["char", "char", "char"]
     lefts = [segment.box[0] for segment in segments]
     assert lefts == sorted(lefts)
     assert segments[0].box[2] < 32 and segments[1].box[2] < 32
+
+
+def test_recognition_picks_the_cuts_of_touching_characters():
+    page = np.full((90, 330), 250, np.uint8)
+    box = (10, 10, 310, 70)
+    cv2.ellipse(page, (60, 45), (12, 17), 0, 0, 360, 20, 3)
+    cv2.ellipse(page, (84, 45), (12, 17), 0, 0, 360, 20, 3)
+    segments = segment_free(page, box, "digits")
+    assert [segment.kind for segment in segments] == ["group"]
+    choices = segments[0].choices
+    last = choices.column_count - 1
+    # A classifier sure of two halves, unsure of the whole blob: the path cuts once, at the contact.
+    confidences = {key: 0.2 for key in choices.pieces}
+    halves = [(first, end) for first, end in choices.pieces if first == 0 and end != last]
+    contact = min(halves, key=lambda key: abs(choices.pieces[key][1][2] - 24))
+    confidences[contact] = 0.95
+    confidences[(contact[1], last)] = 0.95
+    path = best_cut_path(choices, confidences)
+    assert path == [0, contact[1], last]
+    assert [piece.kind for piece in resolve_group(segments[0], path)] == ["char", "char"]
+    # Sure of the whole blob: no cut.
+    if (0, last) in choices.pieces:
+        assert best_cut_path(choices, dict.fromkeys(choices.pieces, 0.1) | {(0, last): 0.99}) == [0, last]
 
 
 def test_free_letters_field_finds_word_gaps():

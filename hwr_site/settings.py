@@ -120,6 +120,15 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # sets they are trained on. The shipped models live in the repository.
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", BASE_DIR / "models"))
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
+# Real NIST handwriting with writer ids (femnist-dev), beside the checkout by default.
+FEMNIST_DIR = Path(os.environ.get("FEMNIST_DIR", BASE_DIR.parent / "shared" / "data" / "femnist-dev"))
+
+# Retraining from corrections (the learning loop): fine-tuning steps, the
+# fewest usable samples worth a run, and an optional cap on the base data
+# replayed (None: all of it).
+RETRAIN_STEPS = int(os.environ.get("RETRAIN_STEPS", "300"))
+RETRAIN_MIN_SAMPLES = int(os.environ.get("RETRAIN_MIN_SAMPLES", "20"))
+RETRAIN_BASE_LIMIT = int(os.environ["RETRAIN_BASE_LIMIT"]) if os.environ.get("RETRAIN_BASE_LIMIT") else None
 
 # Uploads are checked before anything is stored: bytes per file, files per
 # upload, pages per file (PDF, TIFF) and pixels per page (decompression bombs).

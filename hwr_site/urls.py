@@ -14,4 +14,3 @@ urlpatterns = [
     path("api/", include("recognition.api_urls")),
     path("", include("recognition.urls")),
 ]
-

@@ -4,23 +4,30 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recognition import selectors, services
 from recognition.exceptions import Forbidden
-from recognition.models import Document, FieldResult, ModelVersion
-from recognition.permissions import IsAdminOrReadOnly, can_upload
+from recognition.models import Document, FieldResult, ModelVersion, TrainingSample
+from recognition.permissions import IsAdmin, IsAdminOrReadOnly, can_upload
 from recognition.serializers import (
     DocumentDetailSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     FieldCorrectSerializer,
     FieldSerializer,
+    ModelChangeSerializer,
+    ModelPromoteSerializer,
+    ModelRollbackSerializer,
     ModelVersionSerializer,
+    RetrainingRequestSerializer,
+    RetrainingRunSerializer,
     TemplateCreateSerializer,
     TemplateSerializer,
+    TrainingSampleSerializer,
 )
 
 
@@ -178,8 +185,88 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Trained character models known to the system and their standing."""
+    """Trained character models known to the system and their standing; admins promote and roll back."""
 
     serializer_class = ModelVersionSerializer
     lookup_value_regex = r"\d+"
-    queryset = ModelVersion.objects.all()
+    queryset = ModelVersion.objects.select_related("parent").order_by("kind", "-created_at", "-id")
+
+    def get_permissions(self):
+        if self.action in ("promote", "rollback", "changes"):
+            return [IsAuthenticated(), IsAdmin()]
+        return super().get_permissions()
+
+    @extend_schema(request=ModelPromoteSerializer, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def promote(self, request: Request, pk: str | None = None) -> Response:
+        """Make this version active by hand; the reason is recorded."""
+        body = ModelPromoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = services.model_promote(
+            version_id=int(pk), user=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(request=ModelRollbackSerializer, responses=ModelVersionSerializer)
+    @action(detail=False, methods=["post"])
+    def rollback(self, request: Request) -> Response:
+        """Make the version that was active before the current one of a kind active again."""
+        body = ModelRollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = services.model_rollback(user=request.user, **body.validated_data)
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(responses=ModelChangeSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def changes(self, request: Request) -> Response:
+        """Who changed which version is active, when and why (newest first)."""
+        changes = self.paginate_queryset(selectors.model_change_list())
+        return self.get_paginated_response(ModelChangeSerializer(changes, many=True).data)
+
+
+class RetrainingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Retraining runs with their live progress; POST {"kind": ...} queues one (admins)."""
+
+    serializer_class = RetrainingRunSerializer
+    permission_classes = [IsAuthenticated, IsAdmin]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.retraining_runs()
+
+    @extend_schema(request=RetrainingRequestSerializer, responses={201: RetrainingRunSerializer})
+    def create(self, request: Request) -> Response:
+        body = RetrainingRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = services.retraining_request(kind=body.validated_data["kind"], user=request.user)
+        return Response(RetrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingSampleViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """The retraining queue's samples; PATCH {"excluded": true} leaves a wrongly labelled one out (admins)."""
+
+    serializer_class = TrainingSampleSerializer
+    permission_classes = [IsAuthenticated, IsAdmin]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "patch", "head", "options"]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, description="Only samples a model of this kind learns from."),
+        ]
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        kind = self.request.query_params.get("kind")
+        if kind:
+            return selectors.training_sample_gallery(kind=services.check_model_kind(kind=kind))
+        return TrainingSample.objects.order_by("-id")
+
+    def perform_update(self, serializer) -> None:
+        excluded = serializer.validated_data.get("excluded")
+        if excluded is not None:
+            serializer.instance = services.training_sample_set_excluded(
+                sample_id=serializer.instance.pk, excluded=excluded
+            )

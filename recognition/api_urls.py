@@ -10,6 +10,8 @@ router.register("documents", api.DocumentViewSet, basename="api-document")
 router.register("fields", api.FieldViewSet, basename="api-field")
 router.register("templates", api.TemplateViewSet, basename="api-template")
 router.register("model-versions", api.ModelVersionViewSet, basename="api-model-version")
+router.register("retraining-runs", api.RetrainingRunViewSet, basename="api-retraining-run")
+router.register("training-samples", api.TrainingSampleViewSet, basename="api-training-sample")
 
 urlpatterns = [
     path("health/", api.HealthView.as_view(), name="api-health"),

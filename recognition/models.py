@@ -1,5 +1,7 @@
 """Database models of the recognition app: templates, documents, pages, field results, corrections."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 
@@ -198,6 +200,12 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CANDIDATE)
     created_at = models.DateTimeField(auto_now_add=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        help_text="The version this one was fine-tuned from.",
+    )  # fmt: skip
+    # The promotion gate's verdict for a retrained version (why it was or was not made active).
+    decision_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["kind", "-created_at"]
@@ -205,3 +213,90 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}@{self.version} ({self.status})"
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}@{self.version}"
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def base_accuracy(self) -> float | None:
+        """Validation accuracy on the base data, from the card's metrics."""
+        validation = (self.metrics or {}).get("validation") or {}
+        return validation.get("accuracy")
+
+
+class RetrainingRun(models.Model):
+    """One retraining of a model kind from the corrections, with its live progress and outcome.
+
+    queued -> running -> promoted | rejected | failed. A running run may be
+    taken again (its worker died); a finished one never.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PROMOTED = "promoted", "Promoted"
+        REJECTED = "rejected", "Kept, not promoted"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.PROMOTED, Status.REJECTED, Status.FAILED)
+
+    kind = models.CharField(max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    base_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="retrainings_from"
+    )
+    new_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="retrainings_to"
+    )
+    progress = models.FloatField(default=0.0, help_text="0 to 1.")
+    message = models.CharField(max_length=255, blank=True)
+    samples_trained = models.PositiveIntegerField(default=0)
+    samples_held_out = models.PositiveIntegerField(default=0)
+    evaluation = models.JSONField(default=dict, blank=True, help_text="Champion and challenger metrics.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Retraining {self.kind} #{self.pk} ({self.get_status_display()})"
+
+
+class ModelChange(models.Model):
+    """The audit log of which model version is active: who changed it, when and why."""
+
+    class Action(models.TextChoices):
+        PROMOTED = "promoted", "Promoted"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        REJECTED = "rejected", "Rejected by the gate"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="changes")
+    previous = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The version that was active before.",
+    )  # fmt: skip
+    action = models.CharField(max_length=12, choices=Action.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Empty when the promotion gate decided.",
+    )  # fmt: skip
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.get_action_display().lower()}"

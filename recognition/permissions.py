@@ -53,6 +53,13 @@ class IsUploader(BasePermission):
         return can_upload(request.user)
 
 
+class IsAdmin(BasePermission):
+    message = "Only admins manage retraining and model versions."
+
+    def has_permission(self, request, view) -> bool:
+        return is_admin(request.user)
+
+
 class IsAdminOrReadOnly(BasePermission):
     """Everyone signed in may read; only admins may write."""
 

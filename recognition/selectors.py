@@ -8,7 +8,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from recognition.exceptions import NotFound
-from recognition.models import Document, FieldResult, FormTemplate, Page, WorkerProbe
+from recognition.models import (
+    Document,
+    FieldResult,
+    FormTemplate,
+    ModelChange,
+    ModelVersion,
+    Page,
+    RetrainingRun,
+    TrainingSample,
+    WorkerProbe,
+)
 from recognition.permissions import can_see_all_documents
 
 logger = logging.getLogger(__name__)
@@ -226,3 +236,108 @@ def template_get(*, template_id: int) -> FormTemplate:
 def template_export(*, template: FormTemplate) -> dict:
     """The format-1 JSON of a template, naming its image file as exported beside it."""
     return {**template.definition, "image": f"{template.name}.png"}
+
+
+# --- learning loop -----------------------------------------------------------------------------
+
+# Which samples' kinds a model of each kind learns from: alnum reads digits and capitals too.
+TRAINING_SAMPLE_SOURCES = {
+    "digits": ("digits",),
+    "letters": ("letters",),
+    "alnum": ("alnum", "digits", "letters"),
+}
+
+
+def model_version_active(*, kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
+
+
+def active_model_versions() -> dict[str, str]:
+    """{kind: version} of the active models, as the page task reads them at each start."""
+    return dict(ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("kind", "version"))
+
+
+def training_samples_for_model(*, kind: str) -> QuerySet[TrainingSample]:
+    """The samples a retraining of `kind` learns from (excluded ones left out), oldest first."""
+    return TrainingSample.objects.filter(
+        kind__in=TRAINING_SAMPLE_SOURCES.get(kind, (kind,)), excluded=False
+    ).order_by("id")
+
+
+def retraining_queue_summary() -> list[dict]:
+    """Per model kind: usable and excluded sample counts, the active version and the latest run."""
+    from recognition.engine.finetune import is_held_out
+
+    summary = []
+    for kind, sources in TRAINING_SAMPLE_SOURCES.items():
+        usable_ids = list(training_samples_for_model(kind=kind).values_list("id", flat=True))
+        held_out = sum(1 for sample_id in usable_ids if is_held_out(sample_id))
+        summary.append(
+            {
+                "kind": kind,
+                "usable": len(usable_ids),
+                "held_out": held_out,
+                "trainable": len(usable_ids) - held_out,
+                "excluded": TrainingSample.objects.filter(kind__in=sources, excluded=True).count(),
+                "active": model_version_active(kind=kind),
+                "latest_run": RetrainingRun.objects.filter(kind=kind).first(),
+            }
+        )
+    return summary
+
+
+def retraining_run_progress(*, run: RetrainingRun) -> dict:
+    return {
+        "id": run.pk,
+        "kind": run.kind,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "finished": run.status in RetrainingRun.FINISHED,
+        "progress": round(run.progress, 3),
+        "message": run.message,
+        "error": run.error,
+        "new_version": f"{run.new_version.kind}@{run.new_version.version}" if run.new_version else None,
+        "evaluation": run.evaluation,
+    }
+
+
+def training_sample_gallery(*, kind: str) -> QuerySet[TrainingSample]:
+    """Samples a `kind` retraining could use, excluded ones too (so they can be taken back), newest first."""
+    return (
+        TrainingSample.objects.filter(kind__in=TRAINING_SAMPLE_SOURCES.get(kind, (kind,)))
+        .select_related("correction__user")
+        .order_by("-id")
+    )
+
+
+def training_sample_get(*, sample_id: int) -> TrainingSample:
+    try:
+        return TrainingSample.objects.get(pk=sample_id)
+    except TrainingSample.DoesNotExist as error:
+        raise NotFound("No such training sample.") from error
+
+
+def retraining_runs() -> QuerySet[RetrainingRun]:
+    return RetrainingRun.objects.select_related("requested_by", "base_version", "new_version")
+
+
+def retraining_run_get(*, run_id: int) -> RetrainingRun:
+    try:
+        return retraining_runs().get(pk=run_id)
+    except RetrainingRun.DoesNotExist as error:
+        raise NotFound("No such retraining run.") from error
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("parent").order_by("kind", "-created_at", "-id")
+
+
+def model_version_get(*, version_id: int) -> ModelVersion:
+    try:
+        return ModelVersion.objects.get(pk=version_id)
+    except ModelVersion.DoesNotExist as error:
+        raise NotFound("No such model version.") from error
+
+
+def model_change_list() -> QuerySet[ModelChange]:
+    return ModelChange.objects.select_related("version", "previous", "user")

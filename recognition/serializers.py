@@ -1,8 +1,18 @@
 """DRF serializers: translate rows to JSON and request bodies to service arguments, nothing more."""
 
+from django.urls import reverse
 from rest_framework import serializers
 
-from recognition.models import Document, FieldResult, FormTemplate, ModelVersion, Page
+from recognition.models import (
+    Document,
+    FieldResult,
+    FormTemplate,
+    ModelChange,
+    ModelVersion,
+    Page,
+    RetrainingRun,
+    TrainingSample,
+)
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -87,7 +97,70 @@ class FieldCorrectSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="version", read_only=True)
+
     class Meta:
         model = ModelVersion
-        fields = ["id", "kind", "version", "path", "metrics", "status", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "version",
+            "path",
+            "metrics",
+            "status",
+            "parent",
+            "decision_reason",
+            "created_at",
+        ]
         read_only_fields = fields
+
+
+class ModelPromoteSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ModelRollbackSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["digits", "letters", "alnum"])
+    reason = serializers.CharField(max_length=2000)
+
+
+class ModelChangeSerializer(serializers.ModelSerializer):
+    version = serializers.StringRelatedField()
+    previous = serializers.StringRelatedField()
+    user = serializers.StringRelatedField()
+
+    class Meta:
+        model = ModelChange
+        fields = ["id", "version", "previous", "action", "user", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class RetrainingRunSerializer(serializers.ModelSerializer):
+    base_version = serializers.StringRelatedField()
+    new_version = serializers.StringRelatedField()
+    requested_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = RetrainingRun
+        fields = [
+            "id", "kind", "status", "progress", "message", "requested_by", "base_version", "new_version",
+            "samples_trained", "samples_held_out", "evaluation", "error",
+            "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RetrainingRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["digits", "letters", "alnum"])
+
+
+class TrainingSampleSerializer(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingSample
+        fields = ["id", "kind", "label", "predicted_label", "excluded", "image_url", "created_at"]
+        read_only_fields = ["id", "kind", "label", "predicted_label", "image_url", "created_at"]
+
+    def get_image_url(self, sample: TrainingSample) -> str:
+        return reverse("training-sample-image", args=[sample.pk])

@@ -31,8 +31,10 @@ from recognition.models import (
     Document,
     FieldResult,
     FormTemplate,
+    ModelChange,
     ModelVersion,
     Page,
+    RetrainingRun,
     TrainingSample,
     WorkerProbe,
 )
@@ -565,3 +567,285 @@ def model_versions_sync(*, model_dir: Path | None = None) -> list[ModelVersion]:
                     row.save(update_fields=["status"])
                 found.append(row)
     return found
+
+
+# --- learning loop: retraining and promotion -----------------------------------------------------
+
+MODEL_KINDS = ("digits", "letters", "alnum")
+# A retraining that was started this many times without finishing keeps killing its worker.
+MAX_RETRAINING_ATTEMPTS = 3
+
+
+def check_model_kind(*, kind: str) -> str:
+    if kind not in MODEL_KINDS:
+        raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
+    return kind
+
+
+def training_sample_set_excluded(*, sample_id: int, excluded: bool) -> TrainingSample:
+    """Leave a sample out of (or take it back into) retraining, e.g. when its label is wrong."""
+    with transaction.atomic():
+        sample = TrainingSample.objects.select_for_update().get(pk=sample_id)
+        if sample.excluded != excluded:
+            sample.excluded = excluded
+            sample.save(update_fields=["excluded"])
+    return sample
+
+
+def check_retraining_possible(*, kind: str) -> ModelVersion:
+    """The active version to fine-tune; refuses a second run of a kind or too few corrections."""
+    from recognition import selectors
+
+    check_model_kind(kind=kind)
+    champion = selectors.model_version_active(kind=kind)
+    if champion is None:
+        raise Conflict(f"There is no active {kind} model to start from.")
+    if RetrainingRun.objects.filter(kind=kind).exclude(status__in=RetrainingRun.FINISHED).exists():
+        raise Conflict(f"A {kind} retraining is already queued or running.")
+    count = selectors.training_samples_for_model(kind=kind).count()
+    if count < settings.RETRAIN_MIN_SAMPLES:
+        raise Conflict(
+            f"Only {count} {kind} training samples; retraining needs at least {settings.RETRAIN_MIN_SAMPLES}."
+        )
+    return champion
+
+
+def retraining_request(*, kind: str, user) -> RetrainingRun:
+    """Queue a retraining of `kind` from the active version; the task is sent once the row is committed."""
+    from workers.tasks import retrain_model
+
+    with transaction.atomic():
+        champion = check_retraining_possible(kind=kind)
+        run = RetrainingRun.objects.create(
+            kind=kind,
+            requested_by=user if getattr(user, "is_authenticated", False) else None,
+            base_version=champion,
+            message="waiting for a training worker",
+        )
+        transaction.on_commit(lambda: retrain_model.delay(run.pk))
+    return run
+
+
+def retraining_claim(*, run_id: int) -> RetrainingRun | None:
+    """Move a run to running; None when it is already finished (a duplicate delivery)."""
+    with transaction.atomic():
+        run = RetrainingRun.objects.select_for_update().select_related("base_version").get(pk=run_id)
+        if run.status in RetrainingRun.FINISHED:
+            return None
+        if run.attempts >= MAX_RETRAINING_ATTEMPTS:
+            _retraining_finish_failed(run, f"Gave up after {run.attempts} attempts that did not finish.")
+            return None
+        run.status = RetrainingRun.Status.RUNNING
+        run.attempts += 1
+        run.started_at = timezone.now()
+        run.progress = 0.0
+        run.message = "loading data"
+        run.save(update_fields=["status", "attempts", "started_at", "progress", "message"])
+    return run
+
+
+def retraining_report_progress(*, run_id: int, fraction: float, message: str) -> None:
+    """Store live progress; a plain UPDATE, so polling readers never wait on the training transaction."""
+    RetrainingRun.objects.filter(pk=run_id, status=RetrainingRun.Status.RUNNING).update(
+        progress=max(0.0, min(1.0, fraction)), message=message[:255]
+    )
+
+
+def retraining_fail(*, run_id: int, reason: str) -> RetrainingRun:
+    with transaction.atomic():
+        run = RetrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.status not in RetrainingRun.FINISHED:
+            _retraining_finish_failed(run, reason)
+    return run
+
+
+def _retraining_finish_failed(run: RetrainingRun, reason: str) -> None:
+    run.status = RetrainingRun.Status.FAILED
+    run.error = reason[:2000]
+    run.message = "failed"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "message", "finished_at"])
+
+
+def _load_sample_image(sample: TrainingSample) -> np.ndarray:
+    with Image.open(sample.image.path) as image:
+        return np.asarray(image.convert("L"))
+
+
+def retraining_base_data(*, kind: str):
+    """The base data a retraining replays and validates on: MNIST train (digits) and femnist-dev.
+
+    The split is the training command's (fixed seeds), so the base
+    validation set is the same for the champion and the challenger.
+    """
+    from recognition.engine import train
+
+    mnist_dir = Path(settings.DATA_DIR) / "mnist"
+    has_mnist = kind != "letters" and any(
+        (mnist_dir / name).exists() for name in ("train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz")
+    )
+    femnist_dir = Path(settings.FEMNIST_DIR)
+    if not has_mnist and not femnist_dir.is_dir():
+        raise ValueError(
+            f"No base data for {kind}: run `python manage.py fetch_data mnist` or set FEMNIST_DIR."
+        )
+    return train.assemble_data(
+        kind,
+        mnist_dir if has_mnist else None,
+        femnist_dir if femnist_dir.is_dir() else None,
+        limit=settings.RETRAIN_BASE_LIMIT,
+    )
+
+
+def retraining_execute(*, run_id: int) -> RetrainingRun | None:
+    """Run one retraining (called by the training task): fine-tune, judge, store, promote if better.
+
+    The heavy work happens outside any transaction; only the outcome is
+    written in one. A failure leaves the run failed with its reason and no
+    half-registered version.
+    """
+    import shutil
+
+    from recognition import selectors
+    from recognition.engine import finetune, retrain, train
+
+    run = retraining_claim(run_id=run_id)
+    if run is None:
+        return None
+    champion = run.base_version or selectors.model_version_active(kind=run.kind)
+    if champion is None:
+        return retraining_fail(run_id=run_id, reason=f"There is no active {run.kind} model to start from.")
+    samples = list(selectors.training_samples_for_model(kind=run.kind))
+    kind_dir = Path(settings.MODEL_DIR) / run.kind
+    new_version_dir = kind_dir / train.next_version(kind_dir)
+    try:
+        base = retraining_base_data(kind=run.kind)
+        outcome = retrain.retrain(
+            kind=run.kind,
+            champion_dir=Path(champion.path),
+            new_version_dir=new_version_dir,
+            samples=retrain.CorrectionSamples(
+                ids=[sample.pk for sample in samples],
+                images=[_load_sample_image(sample) for sample in samples],
+                labels=[sample.label for sample in samples],
+            ),
+            base=base,
+            options=finetune.FineTuneOptions(steps=settings.RETRAIN_STEPS),
+            on_progress=lambda fraction, message: retraining_report_progress(
+                run_id=run_id, fraction=fraction, message=message
+            ),
+        )
+    except (ValueError, OSError) as error:
+        shutil.rmtree(new_version_dir, ignore_errors=True)
+        return retraining_fail(run_id=run_id, reason=str(error) or type(error).__name__)
+
+    with transaction.atomic():
+        run = RetrainingRun.objects.select_for_update().get(pk=run_id)
+        version = ModelVersion.objects.create(
+            kind=run.kind,
+            version=new_version_dir.name,
+            path=str(new_version_dir),
+            metrics=outcome.card.get("metrics", {}),
+            parent=champion,
+            decision_reason=outcome.decision.reason,
+            status=ModelVersion.Status.CANDIDATE,
+        )
+        if outcome.decision.promote:
+            _model_activate(
+                version,
+                user=None,
+                action=ModelChange.Action.PROMOTED,
+                reason=f"Promotion gate: {outcome.decision.reason}",
+            )
+            run.status = RetrainingRun.Status.PROMOTED
+        else:
+            version.status = ModelVersion.Status.REJECTED
+            version.save(update_fields=["status"])
+            ModelChange.objects.create(
+                version=version,
+                previous=champion,
+                action=ModelChange.Action.REJECTED,
+                reason=f"Promotion gate: {outcome.decision.reason}",
+            )
+            run.status = RetrainingRun.Status.REJECTED
+        run.new_version = version
+        run.samples_trained = outcome.train_count
+        run.samples_held_out = outcome.holdout_count
+        run.evaluation = {"champion": outcome.champion, "challenger": outcome.challenger}
+        run.progress = 1.0
+        run.message = outcome.decision.reason[:255]
+        run.finished_at = timezone.now()
+        run.save()
+    return run
+
+
+def _write_active_file(kind: str, version: str) -> None:
+    """Point models/<kind>/ACTIVE at a version (atomically), for the command-line tools."""
+    kind_dir = Path(settings.MODEL_DIR) / kind
+    temporary = kind_dir / f".ACTIVE.{uuid.uuid4().hex}"
+    temporary.write_text(version + "\n")
+    temporary.replace(kind_dir / "ACTIVE")
+
+
+def _model_activate(version: ModelVersion, *, user, action: str, reason: str) -> ModelVersion:
+    """Make `version` the active one of its kind and log the change; call inside a transaction."""
+    versions = ModelVersion.objects.select_for_update().filter(kind=version.kind)
+    previous = versions.filter(status=ModelVersion.Status.ACTIVE).exclude(pk=version.pk).first()
+    if previous is not None:
+        previous.status = ModelVersion.Status.CANDIDATE
+        previous.save(update_fields=["status"])
+    version.status = ModelVersion.Status.ACTIVE
+    version.save(update_fields=["status"])
+    ModelChange.objects.create(
+        version=version,
+        previous=previous,
+        action=action,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        reason=reason,
+    )
+    # The database is what workers read at each task; the file follows it
+    # once committed, for recognize_form and the other commands.
+    transaction.on_commit(lambda: _write_active_file(version.kind, version.version))
+    return version
+
+
+def model_promote(*, version_id: int, user, reason: str) -> ModelVersion:
+    """Make any version active by hand (an admin's decision, with its reason)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say why this version should become active.")
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        if version.status == ModelVersion.Status.ACTIVE:
+            raise Conflict(f"{version.kind}@{version.version} is already active.")
+        if not (Path(version.path) / "model.keras").is_file():
+            raise Conflict(f"The model file of {version.kind}@{version.version} is missing.")
+        return _model_activate(version, user=user, action=ModelChange.Action.PROMOTED, reason=reason)
+
+
+def model_rollback(*, kind: str, user, reason: str) -> ModelVersion:
+    """Make the version that was active before the current one active again."""
+    check_model_kind(kind=kind)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say why the model is rolled back.")
+    with transaction.atomic():
+        current = (
+            ModelVersion.objects.select_for_update()
+            .filter(kind=kind, status=ModelVersion.Status.ACTIVE)
+            .first()
+        )
+        last_change = (
+            ModelChange.objects.filter(
+                version=current, action__in=[ModelChange.Action.PROMOTED, ModelChange.Action.ROLLED_BACK]
+            )
+            .select_related("previous")
+            .first()
+            if current
+            else None
+        )
+        if last_change is None or last_change.previous is None:
+            raise Conflict(f"There is no earlier active {kind} model to roll back to.")
+        return _model_activate(
+            last_change.previous, user=user, action=ModelChange.Action.ROLLED_BACK, reason=reason
+        )

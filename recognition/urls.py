@@ -31,4 +31,9 @@ urlpatterns = [
         views.template_results_export,
         name="template-results-export",
     ),
+    path("retraining/", views.retraining, name="retraining"),
+    path("retraining/runs/<int:run_id>/progress.json", views.retraining_progress, name="retraining-progress"),
+    path("retraining/samples/<int:sample_id>.png", views.training_sample_image, name="training-sample-image"),
+    path("models/", views.model_versions, name="model-versions"),
+    path("models/<int:version_id>/<str:plot>.png", views.model_version_plot, name="model-version-plot"),
 ]

@@ -354,3 +354,95 @@ def _int(value, what: str) -> int:
         return int(value)
     except (TypeError, ValueError) as error:
         raise InvalidInput(f"Choose a {what}.") from error
+
+
+# --- learning loop: retraining queue and model versions -------------------------------------------
+
+
+def _require_admin(user) -> None:
+    if not is_admin(user):
+        raise Forbidden("Only admins manage retraining and model versions.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handle_domain_errors
+def retraining(request: HttpRequest) -> HttpResponse:
+    """The retraining queue: samples per model kind, a gallery, exclusion, and the retrain button."""
+    _require_admin(request.user)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "retrain":
+            run = services.retraining_request(kind=request.POST.get("kind", ""), user=request.user)
+            messages.info(request, f"Retraining of {run.kind} queued.")
+        elif action in ("exclude", "include"):
+            services.training_sample_set_excluded(
+                sample_id=_int(request.POST.get("sample"), "sample"), excluded=action == "exclude"
+            )
+        else:
+            raise InvalidInput("Unknown action.")
+        return redirect(f"{request.path}?kind={request.POST.get('kind', '')}")
+    kind = request.GET.get("kind") or "digits"
+    services.check_model_kind(kind=kind)
+    context = {
+        "summary": selectors.retraining_queue_summary(),
+        "kind": kind,
+        "samples": selectors.training_sample_gallery(kind=kind)[:300],
+        "runs": selectors.retraining_runs()[:20],
+    }
+    return render(request, "recognition/retraining.html", context)
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def retraining_progress(request: HttpRequest, run_id: int) -> JsonResponse:
+    _require_admin(request.user)
+    return JsonResponse(selectors.retraining_run_progress(run=selectors.retraining_run_get(run_id=run_id)))
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def training_sample_image(request: HttpRequest, sample_id: int) -> HttpResponse:
+    _require_admin(request.user)
+    sample = selectors.training_sample_get(sample_id=sample_id)
+    return FileResponse(sample.image.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handle_domain_errors
+def model_versions(request: HttpRequest) -> HttpResponse:
+    """Every model version with its metrics and verdict; promote or roll back by hand, with a reason."""
+    _require_admin(request.user)
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        if request.POST.get("action") == "rollback":
+            version = services.model_rollback(
+                kind=request.POST.get("kind", ""), user=request.user, reason=reason
+            )
+        else:
+            version = services.model_promote(
+                version_id=_int(request.POST.get("version"), "version"), user=request.user, reason=reason
+            )
+        messages.info(request, f"{version.kind}@{version.version} is now active.")
+        return redirect("model-versions")
+    context = {"versions": selectors.model_version_list(), "changes": selectors.model_change_list()[:50]}
+    return render(request, "recognition/model_versions.html", context)
+
+
+PLOT_NAMES = ("curves", "confusion", "errors")
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def model_version_plot(request: HttpRequest, version_id: int, plot: str) -> HttpResponse:
+    _require_admin(request.user)
+    if plot not in PLOT_NAMES:
+        raise NotFound("No such plot.")
+    path = selectors.model_version_get(version_id=version_id).directory / f"{plot}.png"
+    if not path.is_file():
+        raise NotFound("This version has no such plot.")
+    return FileResponse(path.open("rb"), content_type="image/png")

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from recognition import services
-from recognition.models import Page
+from recognition.models import Page, RetrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +20,12 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
 PAGE_MAX_RETRIES = 3
 
-# One FormReader per worker process, made on the first page task: models load
-# lazily, never at import time and never before the worker forks.
-_form_reader = None
+# FormReaders of this worker process by the model versions they read with,
+# made on the first page task that needs them: models load lazily, never at
+# import time and never before the worker forks. A promotion changes the
+# active versions; the next task builds (once) a reader for them, so workers
+# pick up a new model without a restart.
+_form_readers: dict[tuple, object] = {}
 # Parsed templates by their JSON text: the reader caches each template's
 # alignment features per template object, so the same object must come back.
 _engine_templates: dict[str, object] = {}
@@ -30,13 +33,20 @@ ENGINE_TEMPLATE_CACHE_SIZE = 32
 
 
 def form_reader():
-    """The worker process's FormReader (imports TensorFlow/Keras on first use)."""
-    global _form_reader
-    if _form_reader is None:
+    """The worker process's FormReader for the active model versions (imports Keras on first use)."""
+    from recognition import selectors
+
+    versions = selectors.active_model_versions()
+    key = tuple(sorted(versions.items()))
+    reader = _form_readers.get(key)
+    if reader is None:
         from recognition.engine.forms import FormReader
 
-        _form_reader = FormReader(settings.MODEL_DIR)
-    return _form_reader
+        # Readers of superseded versions are dropped; their models stay in
+        # the classifier cache only as long as a reader refers to them.
+        _form_readers.clear()
+        reader = _form_readers[key] = FormReader(settings.MODEL_DIR, versions=versions or None)
+    return reader
 
 
 def engine_template(definition: dict):
@@ -95,5 +105,30 @@ def process_page(self, page_id: int) -> None:
         # A bug, not the page's fault: record it on the page so it does not spin forever, and log it.
         services.page_fail(
             page_id=page_id, reason=f"Internal error while reading the page ({type(error).__name__})."
+        )
+        raise
+
+
+@shared_task(
+    name="training.retrain_model",
+    bind=True,
+    # Idempotent (a finished run is never redone), so acknowledged after the
+    # work: a training worker killed mid-run leaves the run to be taken again.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=3600,
+    soft_time_limit=3500,
+)
+def retrain_model(self, run_id: int) -> None:
+    """Fine-tune a model on the corrections and promote it if the gate says it is better."""
+    try:
+        services.retraining_execute(run_id=run_id)
+    except RetrainingRun.DoesNotExist:
+        logger.info("Retraining run %s no longer exists; nothing to do.", run_id)
+    except SoftTimeLimitExceeded:
+        services.retraining_fail(run_id=run_id, reason="Retraining took longer than the time limit.")
+    except Exception as error:
+        services.retraining_fail(
+            run_id=run_id, reason=f"Internal error while retraining ({type(error).__name__})."
         )
         raise

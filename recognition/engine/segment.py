@@ -522,6 +522,27 @@ def segment_free(
     return segments
 
 
+def locate_comb_box(image: np.ndarray, cells: int) -> tuple[int, int, int, int]:
+    """The printed comb inside a loosely cropped field image: its outer walls and rules.
+
+    A field cropped by hand has a margin of paper (or a bit of the neighbouring print) around the
+    boxes; expected wall positions must come from the comb itself, not from the crop's edges. Falls
+    back to the whole image when no comb is printed (boxes in drop-out colour, or cropped inside).
+    """
+    height, width = image.shape
+    mask, _ = ink_mask(image)
+    vertical_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(height * 0.4))))
+    horizontal_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(width * 0.5)), 1))
+    columns = np.flatnonzero(cv2.morphologyEx(mask, cv2.MORPH_OPEN, vertical_kernel).any(axis=0))
+    rows = np.flatnonzero(cv2.morphologyEx(mask, cv2.MORPH_OPEN, horizontal_kernel).any(axis=1))
+    left, right, top, bottom = 0, width, 0, height
+    if len(columns) >= 2 and columns[-1] - columns[0] > width * 0.6:
+        left, right = int(columns[0]), int(columns[-1]) + 1
+    if len(rows) >= 2 and rows[-1] - rows[0] > height * 0.4:
+        top, bottom = int(rows[0]), int(rows[-1]) + 1
+    return left, top, right - left, bottom - top
+
+
 def resolve_group(segment: Segment, path: list[int]) -> list[Segment]:
     """The 'char' segments of a group along a path of cut columns."""
     return [

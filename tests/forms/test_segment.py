@@ -3,7 +3,14 @@
 import cv2
 import numpy as np
 
-from recognition.engine.segment import best_cut_path, resolve_group, segment_comb, segment_field, segment_free
+from recognition.engine.segment import (
+    best_cut_path,
+    locate_comb_box,
+    resolve_group,
+    segment_comb,
+    segment_field,
+    segment_free,
+)
 
 
 def _comb_page(cells=6, cell_width=40, height=50):
@@ -135,3 +142,12 @@ def test_free_letters_field_finds_word_gaps():
         cv2.line(page, (center, 28), (center + 8, 62), 20, 3)
     pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "letters"))
     assert pattern == "## ##"
+
+
+def test_locate_comb_box_in_a_loose_crop():
+    page, box = _comb_page()  # the comb sits 30 px inside the image
+    x, y, width, height = locate_comb_box(page, 6)
+    assert abs(x - box[0]) <= 1 and abs(y - box[1]) <= 1
+    assert abs(width - box[2]) <= 2 and abs(height - box[3]) <= 2
+    blank = np.full((50, 200), 250, np.uint8)
+    assert locate_comb_box(blank, 5) == (0, 0, 200, 50)

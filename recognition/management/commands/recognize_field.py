@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.pages import load_page
+from recognition.engine.segment import locate_comb_box
 from recognition.engine.templates import FieldSpec
 
 
@@ -32,9 +33,9 @@ class Command(BaseCommand):
             try:
                 image = load_page(Path(path))
                 height, width = image.shape
-                spec = FieldSpec(
-                    name=Path(path).stem, kind=options["kind"], box=(0, 0, width, height), cells=cells
-                )
+                # A comb is read against its printed boxes, wherever they sit in the crop.
+                box = locate_comb_box(image, cells) if cells else (0, 0, width, height)
+                spec = FieldSpec(name=Path(path).stem, kind=options["kind"], box=box, cells=cells)
                 results, _ = reader.read_fields(image, [spec])
             except ValueError as error:
                 # Keep one line per image so the output stays aligned with the arguments.

@@ -129,8 +129,13 @@ def bench_templates(model_dir: Path) -> dict:
     return templates
 
 
-def _read_share(model_dir: str, paths: list[str], barrier, queue) -> None:
+def _read_share(model_dir: str, paths: list[str], barrier, queue, processes: int) -> None:
     """Worker process: warm up, wait for the start signal, read its pages, report (results, seconds)."""
+    if processes > 1:
+        # One thread per process for TensorFlow too: the processes already share out the cores, and
+        # oversubscribed thread pools make two processes slower than one.
+        os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
+        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     from recognition.engine.forms import FormReader
 
     reader = FormReader(model_dir)  # one OpenCV thread per process: the processes share out the cores
@@ -159,7 +164,8 @@ def read_all(model_dir: Path, paths: list[Path], processes: int) -> tuple[dict, 
     queue = context.Queue()
     shares = [[str(path) for path in paths[index::processes]] for index in range(processes)]
     workers = [
-        context.Process(target=_read_share, args=(str(model_dir), share, barrier, queue)) for share in shares
+        context.Process(target=_read_share, args=(str(model_dir), share, barrier, queue, processes))
+        for share in shares
     ]
     for worker in workers:
         worker.start()
@@ -206,12 +212,14 @@ def main(argv: list[str] | None = None) -> None:
         "--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", REPO_ROOT / "models"))
     )
     parser.add_argument("--keep", type=Path, help="keep the generated pages in this folder")
+    parser.add_argument("--templates", default="check,sample_form", help="which bundled forms to generate")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_forms_"))
     try:
         page_dir = args.keep or workdir
-        paths = generate(page_dir, args.count, args.seed, ["check", "sample_form"], args.split)
+        names = [name.strip() for name in args.templates.split(",") if name.strip()]
+        paths = generate(page_dir, args.count, args.seed, names, args.split)
         kinds = available_model_kinds(args.model_dir)
         missing = sorted({"digits", "letters", "alnum"} - kinds)
         if "digits" not in kinds:

@@ -436,6 +436,23 @@ def segment_free(
             and component[2] - component[0] < char_height * 0.5
         )
 
+    # In an amount, a compact dot on the baseline written close to a digit is still a decimal point;
+    # it joins the digit only when it sits under it (most of its width within the digit's).
+    tall_bottoms = [component[3] for component in merged if component[3] - component[1] >= char_height * 0.45]
+    provisional_baseline = float(np.median(tall_bottoms)) if tall_bottoms else box_y + height
+
+    def is_protected_dot(component: list, neighbour: list) -> bool:
+        if kind != "amount":
+            return False
+        mark_width, mark_height = component[2] - component[0], component[3] - component[1]
+        if (
+            max(mark_width, mark_height) > char_height * 0.3
+            or component[1] < provisional_baseline - char_height * 0.4
+        ):
+            return False
+        inside = min(component[2], neighbour[2]) - max(component[0], neighbour[0])
+        return inside < 0.5 * mark_width
+
     reach = int(char_height * 0.12) + 1
     index = 0
     while index < len(merged):
@@ -444,7 +461,9 @@ def segment_free(
             for neighbour_index in (index - 1, index + 1):
                 if 0 <= neighbour_index < len(merged) and not is_small(merged[neighbour_index]):
                     neighbour = merged[neighbour_index]
-                    if _touches(labels, component, neighbour[4], reach):
+                    if _touches(labels, component, neighbour[4], reach) and not is_protected_dot(
+                        component, neighbour
+                    ):
                         neighbour[0], neighbour[1] = (
                             min(neighbour[0], component[0]),
                             min(neighbour[1], component[1]),

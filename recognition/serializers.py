@@ -136,8 +136,8 @@ class ModelChangeSerializer(serializers.ModelSerializer):
 
 
 class RetrainingRunSerializer(serializers.ModelSerializer):
-    base_version = serializers.StringRelatedField()
-    new_version = serializers.StringRelatedField()
+    base_version = serializers.CharField(source="base_version.name", read_only=True, allow_null=True)
+    new_version = serializers.CharField(source="new_version.name", read_only=True, allow_null=True)
     requested_by = serializers.StringRelatedField()
 
     class Meta:

@@ -336,8 +336,17 @@ def corrected_characters(recognized: Sequence[str], corrected: str) -> list[tupl
     """Pairs (index into the recognized characters, true label) for each character the person changed.
 
     Only substitutions that line up one to one are kept: an inserted or
-    deleted character has no crop that certainly belongs to it.
+    deleted character has no crop that certainly belongs to it. When the
+    lengths agree (always so in a comb field, one character a cell), the
+    characters pair by position: a diff would line up equal characters
+    across cells and drop real substitutions.
     """
+    if len(recognized) == len(corrected):
+        return [
+            (index, truth)
+            for index, (read, truth) in enumerate(zip(recognized, corrected, strict=True))
+            if read != truth
+        ]
     matcher = difflib.SequenceMatcher(a=list(recognized), b=list(corrected), autojunk=False)
     pairs = []
     for operation, a_start, a_end, b_start, b_end in matcher.get_opcodes():

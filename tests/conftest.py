@@ -9,6 +9,7 @@ goes through the broker to a separate worker process, as in production.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from hwr_site.celery import app
 
     app.conf.broker_url = redis.url
+    # Retraining in tests fine-tunes for a few steps only; the worker process
+    # reads the same values from its environment.
+    settings.RETRAIN_STEPS = 30
+    settings.RETRAIN_MIN_SAMPLES = 5
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -52,6 +57,15 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the shipped models: tests retrain into it, never into the repository."""
+    path = tmp_path_factory.mktemp("models") / "models"
+    shutil.copytree(REPO_ROOT / "models", path)
+    settings.MODEL_DIR = path
+    return path
+
+
 def database_url_for(database: dict) -> str:
     """A DATABASE_URL naming the database Django is connected to now (the test database)."""
     if database["ENGINE"] == "django.db.backends.sqlite3":
@@ -65,7 +79,9 @@ def database_url_for(database: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, media_root: Path, tmp_path_factory):
+def celery_worker_process(
+    django_db_setup, django_db_blocker, media_root: Path, model_dir: Path, tmp_path_factory
+):
     """A real `celery worker` process on all queues, using the test database.
 
     Use it from tests marked `django_db(transaction=True)`, so that what the
@@ -81,7 +97,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, media_root: Path, 
         "DATABASE_CONN_MAX_AGE": "0",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(media_root),
-        "MODEL_DIR": str(settings.MODEL_DIR),
+        "MODEL_DIR": str(model_dir),
+        "RETRAIN_STEPS": str(settings.RETRAIN_STEPS),
+        "RETRAIN_MIN_SAMPLES": str(settings.RETRAIN_MIN_SAMPLES),
+        "FEMNIST_DIR": str(settings.FEMNIST_DIR),
         "PYTHONUNBUFFERED": "1",
     }
     command = [

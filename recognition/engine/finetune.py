@@ -44,6 +44,10 @@ class FineTuneOptions:
     correction_share: float = 0.25
     learning_rate: float = 3e-4
     augment: bool = True
+    # Keep batch norm's statistics and scales as the base data set them: a
+    # few hundred corrections in every batch would otherwise pull them towards
+    # the new style and cost accuracy on everything else.
+    freeze_batch_norm: bool = True
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -128,6 +132,11 @@ def fine_tune(
         raise ValueError("steps must be at least 1")
 
     keras.utils.set_random_seed(options.seed)
+    if options.freeze_batch_norm:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                # A frozen BatchNormalization layer also runs in inference mode in Keras 3.
+                layer.trainable = False
     # A few epochs of equal length, so progress and the loss curve have points.
     epochs = min(10, options.steps)
     steps_per_epoch = max(1, options.steps // epochs)

@@ -341,7 +341,9 @@ def plot_curves(history: dict, path: Path) -> None:
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for key, axis in (("loss", loss_axis), ("accuracy", accuracy_axis)):
         axis.plot(epochs, history.get(key, []), label=f"train {key}")
-        axis.plot(epochs, history.get(f"val_{key}", []), label=f"validation {key}")
+        # A fine-tuning run has no per-epoch validation: plot only what was measured.
+        if len(history.get(f"val_{key}", [])) == len(epochs):
+            axis.plot(epochs, history[f"val_{key}"], label=f"validation {key}")
         axis.set_xlabel("epoch")
         axis.legend()
         axis.grid(alpha=0.3)

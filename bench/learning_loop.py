@@ -1,0 +1,313 @@
+"""Learning-loop benchmark: a writer style the model reads badly, N corrections, one retraining.
+
+For N = 50, 100 and 300 corrected characters (entered through the same
+service the review screen uses), one retraining runs through a real Celery
+worker on the `training` queue; the script prints the style's character
+accuracy before and after, the base validation accuracy before and after,
+the gate's verdict and the fine-tuning time.
+
+The style (recognition.engine.styles.SLANTED_CONDENSED) is applied to
+femnist-dev digits: corrections come from the writers the shipped model was
+trained on, the style's test set from the writers it was validated on (never
+trained on, and never corrected here).
+
+    .venv/bin/python bench/learning_loop.py [--counts 50 100 300] [--steps 300]
+
+It runs on its own temporary database, media folder, Redis and copy of
+models/, so the repository's models are never changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+CELL = 40
+CELLS_PER_FIELD = 10
+
+
+@dataclass
+class StyleSets:
+    """Styled femnist-dev digits (white on black 28x28): a pool to correct and a test set."""
+
+    correction_images: np.ndarray
+    correction_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+def style_sets(femnist_dir: Path, style=None, seed: int = 0) -> StyleSets:
+    """Split femnist-dev digits by writer as the training command does, then apply the style to both sides."""
+    from recognition.engine import datasets, styles
+
+    style = style or styles.SLANTED_CONDENSED
+    femnist = datasets.load_femnist_dev(femnist_dir)
+    train_mask, validation_mask = datasets.split_by_writer(femnist.writers, 0.2, seed)
+    digits = femnist.labels < 10
+    pool = femnist.subset(train_mask & digits)
+    test = femnist.subset(validation_mask & digits)
+    order = np.random.default_rng(seed).permutation(len(pool))
+    return StyleSets(
+        correction_images=styles.apply_style_batch(pool.images[order], style),
+        correction_labels=pool.labels[order],
+        test_images=styles.apply_style_batch(test.images, style),
+        test_labels=test.labels,
+    )
+
+
+def _png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def demo_template(rows: int):
+    """A form of `rows` ten-cell digit fields, stored as a FormTemplate."""
+    from recognition import services
+    from recognition.models import FormTemplate
+
+    width, height = CELL * CELLS_PER_FIELD, CELL * rows
+    definition = {
+        "format": "hwr-form-template/1",
+        "name": f"learning-demo-{rows}",
+        "image": "blank.png",
+        "size": [width, height],
+        "fields": [
+            {
+                "name": f"row_{row:03d}",
+                "kind": "digits",
+                "box": [0, row * CELL, width, CELL],
+                "cells": CELLS_PER_FIELD,
+            }
+            for row in range(rows)
+        ],
+    }
+    existing = FormTemplate.objects.filter(name=definition["name"]).first()
+    if existing:
+        return existing
+    blank = np.full((height, width), 255, dtype=np.uint8)
+    return services.template_save(definition=definition, image_data=_png(blank), kind=FormTemplate.Kind.FORM)
+
+
+def enter_corrections(
+    *, owner, reviewer, classifier, images: np.ndarray, labels: np.ndarray, wanted: int
+) -> int:
+    """Read styled characters with `classifier` as a page would be, then correct every misread field.
+
+    Characters are taken in order, ten to a field, until at least `wanted`
+    of them were misread; each misread character becomes a training sample
+    through services.field_correct, the review screen's service. Returns the
+    number of training samples made.
+    """
+    import cv2
+    from django.core.files.base import ContentFile
+
+    from recognition import services
+    from recognition.models import Document, FieldResult, Page, TrainingSample
+
+    # Dark ink on light paper, as a scanned comb field; one character a cell.
+    cells = [
+        255 - cv2.resize(image, (CELL - 4, CELL - 4), interpolation=cv2.INTER_LINEAR) for image in images
+    ]
+    predictions = classifier.classify(cells)
+    wrong = np.array(
+        [prediction.label != str(label) for prediction, label in zip(predictions, labels, strict=True)]
+    )
+    cumulative = np.cumsum(wrong)
+    if cumulative[-1] < wanted:
+        raise ValueError(f"only {cumulative[-1]} misread characters in the pool; {wanted} wanted")
+    used = int(np.searchsorted(cumulative, wanted) + 1)
+    rows = int(np.ceil(used / CELLS_PER_FIELD))
+    used = rows * CELLS_PER_FIELD
+    template = demo_template(rows)
+
+    page_image = np.full((rows * CELL, CELLS_PER_FIELD * CELL), 255, dtype=np.uint8)
+    fields = []
+    for row in range(rows):
+        chars, truth = [], ""
+        for column in range(CELLS_PER_FIELD):
+            index = row * CELLS_PER_FIELD + column
+            x, y = column * CELL, row * CELL
+            page_image[y + 2 : y + CELL - 2, x + 2 : x + CELL - 2] = cells[index]
+            prediction = predictions[index]
+            chars.append(
+                {
+                    "text": prediction.label,
+                    "confidence": prediction.confidence,
+                    "box": [x, y, CELL, CELL],
+                    "alternatives": [list(pair) for pair in prediction.alternatives],
+                }
+            )
+            truth += str(labels[index])
+        text = "".join(char["text"] for char in chars)
+        confidence = min(char["confidence"] for char in chars)
+        fields.append(
+            ({"name": f"row_{row:03d}", "text": text, "confidence": confidence, "chars": chars}, truth)
+        )
+
+    document = Document.objects.create(owner=owner, template=template, name="styled-writer.png")
+    page = Page(document=document, number=1, source_name="styled-writer.png")
+    page.image.save("styled-writer.png", ContentFile(_png(page_image)), save=True)
+    result = {
+        "format": "hwr-form-result/1",
+        "template": template.name,
+        "model": classifier.name,
+        "fields": [field for field, _ in fields],
+    }
+    services.page_store_reading(page_id=page.pk, result=result, aligned=page_image)
+    before = TrainingSample.objects.count()
+    for field_row, (field, truth) in zip(
+        FieldResult.objects.filter(page=page).order_by("position"), fields, strict=True
+    ):
+        if field["text"] != truth:
+            services.field_correct(field_id=field_row.pk, user=reviewer, text=truth)
+    return TrainingSample.objects.count() - before
+
+
+def style_accuracy(classifier, images: np.ndarray, labels: np.ndarray) -> float:
+    predictions = classifier.classify(list(images))
+    return float(
+        np.mean(
+            [prediction.label == str(label) for prediction, label in zip(predictions, labels, strict=True)]
+        )
+    )
+
+
+def wait_for_run(run_id: int, timeout: float):
+    from recognition.models import RetrainingRun
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = RetrainingRun.objects.select_related("new_version").get(pk=run_id)
+        if run.status in RetrainingRun.FINISHED:
+            return run
+        time.sleep(0.5)
+    raise TimeoutError(f"retraining run {run_id} did not finish in {timeout:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--counts", type=int, nargs="+", default=[50, 100, 300])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument(
+        "--femnist-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "femnist-dev"
+    )
+    arguments = parser.parse_args()
+
+    from scripts.local_redis import find_or_start_redis
+
+    work = Path(tempfile.mkdtemp(prefix="hwr-bench-learning-"))
+    shutil.copytree(REPO_ROOT / "models", work / "models")
+    redis = find_or_start_redis(None)
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "hwr_site.settings",
+            "VAR_DIR": str(work),
+            "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
+            "MEDIA_ROOT": str(work / "media"),
+            "MODEL_DIR": str(work / "models"),
+            "FEMNIST_DIR": str(arguments.femnist_dir),
+            "CELERY_BROKER_URL": redis.url,
+            "DATABASE_CONN_MAX_AGE": "0",
+            "RETRAIN_STEPS": str(arguments.steps),
+            "RETRAIN_MIN_SAMPLES": "10",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from recognition import selectors, services
+    from recognition.engine.classify import load_classifier
+    from recognition.models import Document, TrainingSample
+
+    call_command("migrate", verbosity=0)
+    services.model_versions_sync()
+    champion = selectors.model_version_active(kind="digits")
+    admin = User.objects.create_superuser("bench", password="bench")  # noqa: S106 - throwaway database
+    sets = style_sets(arguments.femnist_dir)
+    champion_classifier = load_classifier("digits", Path(os.environ["MODEL_DIR"]), champion.version)
+    before = style_accuracy(champion_classifier, sets.test_images, sets.test_labels)
+    print(f"champion {champion.name}; style {len(sets.test_labels)} test characters from held-out writers")
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "hwr_site", "worker", "--pool=solo", "-Q", "training",
+         "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=REPO_ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    rows = []
+    try:
+        for count in arguments.counts:
+            # Each N starts from the same champion and an empty retraining queue.
+            TrainingSample.objects.all().delete()
+            Document.objects.all().delete()
+            if selectors.model_version_active(kind="digits").pk != champion.pk:
+                services.model_promote(version_id=champion.pk, user=admin, reason="benchmark: next N")
+            made = enter_corrections(
+                owner=admin,
+                reviewer=admin,
+                classifier=champion_classifier,
+                images=sets.correction_images,
+                labels=sets.correction_labels,
+                wanted=count,
+            )
+            run = services.retraining_request(kind="digits", user=admin)
+            run = wait_for_run(run.pk, timeout=1800)
+            if run.new_version is None:
+                raise SystemExit(f"retraining failed: {run.error}")
+            challenger = load_classifier("digits", Path(os.environ["MODEL_DIR"]), run.new_version.version)
+            after = style_accuracy(challenger, sets.test_images, sets.test_labels)
+            seconds = (run.finished_at - run.started_at).total_seconds()
+            rows.append((count, made, run, after, seconds))
+            evaluation = run.evaluation
+            print(
+                f"N={count}: {made} samples "
+                f"({run.samples_trained} trained, {run.samples_held_out} held out); "
+                f"style {before:.2%} -> {after:.2%}; "
+                f"base {evaluation['champion']['base_accuracy']:.4%} -> "
+                f"{evaluation['challenger']['base_accuracy']:.4%}; "
+                f"{run.get_status_display()}; {seconds:.0f} s",
+                flush=True,
+            )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        redis.stop()
+
+    print()
+    print(f"{'N':>5} {'samples':>8} {'style acc before':>17} {'after':>8} {'errors cut':>11} "
+          f"{'base before':>12} {'base after':>11} {'change pp':>10} {'retrain s':>10}  verdict")  # fmt: skip
+    for count, made, run, after, seconds in rows:
+        base_before = run.evaluation["champion"]["base_accuracy"]
+        base_after = run.evaluation["challenger"]["base_accuracy"]
+        errors_cut = 1 - (1 - after) / (1 - before) if before < 1 else 0.0
+        change = (base_after - base_before) * 100
+        print(
+            f"{count:>5} {made:>8} {before:>17.2%} {after:>8.2%} {errors_cut:>11.0%} {base_before:>12.3%} "
+            f"{base_after:>11.3%} {change:>+10.2f} {seconds:>10.0f}  {run.get_status_display()}"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

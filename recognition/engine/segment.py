@@ -14,6 +14,9 @@ CROP_PADDING = 2
 # Free-field blobs wider than this many character heights may be touching characters.
 GROUP_WIDTH = 1.0
 MAX_CUT_CANDIDATES = 6
+# The widest single character a group piece may be, in character heights (a 5 with a long tail is
+# 1.6); wider candidates are left to the classifier to accept or refuse.
+MAX_PIECE_WIDTH = 2.0
 
 
 @dataclass
@@ -316,7 +319,7 @@ def _cut_choices(
     columns = sorted(set(chosen) | set(default_cuts) | {0, width})
     if len(columns) <= 2:
         return None
-    max_piece = char_height * sure_limit
+    max_piece = char_height * MAX_PIECE_WIDTH
     min_piece = char_height * 0.15
     pieces = {}
     for first in range(len(columns) - 1):

@@ -79,3 +79,50 @@ def build_model(num_classes: int, architecture: str = "compact", dropout: float 
     tensor = layers.Dropout(dropout, name="output_dropout")(tensor)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(tensor)
     return keras.Model(inputs, outputs, name=f"compact_w{width}")
+
+
+def fold_batch_norm(model):
+    """An inference copy of a chain model with each BatchNormalization folded into the layer before it.
+
+    Batch norm at inference is a per-channel affine map, so it can be merged into the preceding
+    convolution or dense layer's kernel and bias; dropout layers do nothing at inference and are left
+    out. Fewer, fused operations make serving faster; outputs are equal up to float rounding.
+    Models that are not a simple chain of layers are returned unchanged.
+    """
+    import keras
+    import numpy as np
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    chain_ok = all(len(layer._inbound_nodes) == 1 for layer in layers)
+    if not chain_ok or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return model
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], name=model.inputs[0].name.split(":")[0])
+    tensor = inputs
+    index = 0
+    while index < len(layers):
+        layer = layers[index]
+        following = layers[index + 1] if index + 1 < len(layers) else None
+        if isinstance(layer, keras.layers.Dropout | keras.layers.SpatialDropout2D):
+            index += 1
+            continue
+        config = layer.get_config()
+        foldable = isinstance(layer, keras.layers.Conv2D | keras.layers.Dense) and not isinstance(
+            layer, keras.layers.DepthwiseConv2D
+        )
+        if foldable and isinstance(following, keras.layers.BatchNormalization):
+            weights = layer.get_weights()
+            kernel = weights[0]
+            bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[-1], dtype=kernel.dtype)
+            gamma, beta, mean, variance = following.get_weights()
+            scale = gamma / np.sqrt(variance + following.epsilon)
+            config.update(use_bias=True)
+            fused = layer.__class__.from_config(config)
+            tensor = fused(tensor)
+            fused.set_weights([kernel * scale, (bias - mean) * scale + beta])
+            index += 2
+            continue
+        clone = layer.__class__.from_config(config)
+        tensor = clone(tensor)
+        clone.set_weights(layer.get_weights())
+        index += 1
+    return keras.Model(inputs, tensor, name=f"{model.name}_folded")

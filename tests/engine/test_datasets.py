@@ -87,3 +87,14 @@ def test_femnist_dev_matches_its_published_description():
     counts = np.bincount(femnist.labels, minlength=62)
     assert (counts[:10].sum(), counts[10:36].sum(), counts[36:].sum()) == (7666, 1992, 1912)
     assert len(np.unique(femnist.writers)) == 119
+
+
+@pytest.mark.skipif(not datasets.find_synthetic_fonts(), reason="needs fonts-bwht or the other font packages")
+def test_font_rendering_gives_framed_labelled_capitals():
+    fonts = datasets.find_synthetic_fonts()[:2]
+    rendered = datasets.render_font_characters(["A", "L"], fonts, variants=2, seed=0)
+    assert rendered.images.shape == (8, 28, 28) and rendered.images.dtype == np.uint8
+    assert rendered.labels.tolist() == [0, 0, 1, 1] * 2
+    # Framed like MNIST: ink reaches the 20x20 box but never the outer 2-pixel margin.
+    assert rendered.images[:, :2, :].max() == 0 and rendered.images[:, :, -2:].max() == 0
+    assert (rendered.images.reshape(8, -1).max(axis=1) == 255).all()

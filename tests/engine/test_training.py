@@ -129,3 +129,19 @@ def test_train_model_command_writes_next_version_and_activates_only_the_first(tm
     assert card["classes"] == datasets.CAPITAL_CLASSES and card["epochs_run"] == 1
     assert "train_model --kind letters" in card["command"]
     assert card["data"]["femnist_writers"]["validation"] > 0
+
+
+@pytest.mark.slow
+def test_folding_batch_norm_keeps_the_outputs(tiny_model_dir):
+    import keras
+
+    from recognition.engine.networks import fold_batch_norm
+
+    model = keras.models.load_model(tiny_model_dir / "digits" / "1" / "model.keras", compile=False)
+    folded = fold_batch_norm(model)
+    layer_kinds = {type(layer).__name__ for layer in folded.layers}
+    assert "BatchNormalization" not in layer_kinds and "Dropout" not in layer_kinds
+    inputs = np.random.default_rng(0).random((16, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(folded(inputs)), np.asarray(model(inputs, training=False)), atol=1e-5
+    )

@@ -120,4 +120,6 @@ def test_recognize_field_free_amount(tmp_path, digits_model_dir, handwriting):
     stdout, stderr, error = _run("recognize_field", "--kind", "amount", str(path))
     assert error is None, stderr
     read, _ = stdout.strip().split("\t")
-    assert len(read) == 5 and read[2] == "."
+    # The decimal point is found and placed before the two decimals, whatever the model makes of
+    # the touching "64".
+    assert read.count(".") == 1 and read.endswith(".05")

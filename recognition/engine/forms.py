@@ -17,6 +17,35 @@ RESULT_FORMAT = "hwr-form-result/1"
 MODEL_ORDER = ("digits", "letters", "alnum")
 
 
+class CombinedClassifier:
+    """Reads alnum characters with several single-kind classifiers: each image goes to all of them
+    and the most confident answer wins (alternatives from all, best first)."""
+
+    kind = "alnum"
+
+    def __init__(self, parts: list):
+        self.parts = parts
+        self.name = "+".join(part.name for part in parts)
+        self.classes = [name for part in parts for name in part.classes]
+
+    def classify(self, images) -> list:
+        from recognition.engine.classify import CharPrediction
+
+        answers = [part.classify(images) for part in self.parts]
+        combined = []
+        for predictions in zip(*answers, strict=True):
+            ranked = sorted(
+                (
+                    pair
+                    for prediction in predictions
+                    for pair in [(prediction.label, prediction.confidence), *prediction.alternatives]
+                ),
+                key=lambda pair: -pair[1],
+            )
+            combined.append(CharPrediction(ranked[0][0], ranked[0][1], ranked[1:4]))
+        return combined
+
+
 @dataclass
 class PageReading:
     """What reading one page gives: the result document and the page warped into template pixels."""
@@ -57,7 +86,16 @@ class FormReader:
                     model_kind, self.model_dir, self.versions.get(model_kind)
                 )
             except FileNotFoundError as error:
-                raise ValueError(f"no {model_kind} model to read these fields with: {error}") from error
+                if model_kind != "alnum":
+                    raise ValueError(f"no {model_kind} model to read these fields with: {error}") from error
+                # Without an alnum model, the digits and letters models together read alnum fields.
+                try:
+                    parts = [self.classifier("digits"), self.classifier("letters")]
+                except ValueError:
+                    raise ValueError(
+                        f"no alnum model (nor digits and letters) to read these fields: {error}"
+                    ) from error
+                self._classifiers[model_kind] = CombinedClassifier(parts)
         return self._classifiers[model_kind]
 
     def features(self, template: FormTemplate) -> TemplateFeatures:
@@ -124,7 +162,11 @@ class FormReader:
                 specs, segments_per_field, predictions_per_field, strict=True
             )
         ]
-        names = [self.classifier(model_kind).name for model_kind in model_kinds]
+        names = []
+        for model_kind in model_kinds:
+            for name in self.classifier(model_kind).name.split("+"):
+                if name not in names:
+                    names.append(name)
         return results, names
 
     def read_page(self, template: FormTemplate, page_image: np.ndarray) -> PageReading:

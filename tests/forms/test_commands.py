@@ -123,3 +123,27 @@ def test_recognize_field_free_amount(tmp_path, digits_model_dir, handwriting):
     # The decimal point is found and placed before the two decimals, whatever the model makes of
     # the touching "64".
     assert read.count(".") == 1 and read.endswith(".05")
+
+
+@pytest.mark.slow
+def test_alnum_fields_fall_back_to_digits_and_letters(tmp_path, digits_model_dir, handwriting):
+    from recognition.engine.forms import CombinedClassifier, FormReader
+
+    if not (digits_model_dir / "letters").is_dir():
+        pytest.skip("no shipped letters model")
+    # A model folder with digits and letters but no alnum model.
+    for kind in ("digits", "letters"):
+        (tmp_path / kind).symlink_to(digits_model_dir / kind)
+    reader = FormReader(tmp_path)
+    classifier = reader.classifier("alnum")
+    assert isinstance(classifier, CombinedClassifier)
+    images = [
+        255 - handwriting.sample("7", np.random.default_rng(1)),
+        255 - handwriting.sample("K", np.random.default_rng(2)),
+    ]
+    predictions = classifier.classify(images)
+    assert len(predictions) == 2
+    for prediction in predictions:
+        assert 0.0 <= prediction.confidence <= 1.0
+        assert prediction.label in classifier.classes
+        assert all(probability <= prediction.confidence for _, probability in prediction.alternatives)

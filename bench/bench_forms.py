@@ -115,6 +115,9 @@ def available_model_kinds(model_dir: Path) -> set[str]:
             kinds.add(kind)
         except FileNotFoundError:
             pass
+    # Without an alnum model the reader falls back to digits and letters together.
+    if {"digits", "letters"} <= kinds:
+        kinds.add("alnum")
     return kinds
 
 
@@ -225,6 +228,13 @@ def main(argv: list[str] | None = None) -> None:
         paths = generate(page_dir, args.count, args.seed, names, args.split)
         kinds = available_model_kinds(args.model_dir)
         missing = sorted({"digits", "letters", "alnum"} - kinds)
+        from recognition.engine.classify import resolve_version
+
+        try:
+            resolve_version("alnum", args.model_dir)
+        except FileNotFoundError:
+            if "alnum" in kinds:
+                print("note: no alnum model; alnum fields are read by digits and letters together (fallback)")
         if "digits" not in kinds:
             raise SystemExit(f"no digits model under {args.model_dir}; nothing to benchmark")
         if missing:

@@ -40,9 +40,17 @@ class FineTuneOptions:
 
     steps: int = 300
     batch_size: int = 128
-    # Share of each batch drawn from the corrections; the rest replays base data.
-    correction_share: float = 0.25
-    learning_rate: float = 3e-4
+    # Corrections drawn into each batch (with replacement); the rest replays
+    # base data. Measured on digits@2 with 300 corrections of a new style
+    # (bench/learning_loop.py): 2 a batch cut the style's errors by about 78 %
+    # for -0.05 pp on the base validation set; 32 a batch cut them by 84 % but
+    # cost 0.5 pp, which the promotion gate refuses.
+    corrections_per_batch: int = 2
+    learning_rate: float = 0.01
+    # "sgd" (with momentum) or "adam". Adam moves every weight by about the
+    # learning rate per step whatever its gradient, which drifts a converged
+    # model; SGD moves weights in proportion to what the new samples need.
+    optimizer: str = "sgd"
     augment: bool = True
     # Keep batch norm's statistics and scales as the base data set them: a
     # few hundred corrections in every batch would otherwise pull them towards
@@ -72,7 +80,7 @@ def _mixed_feeder(
     import keras
 
     correction_count = (
-        max(1, round(options.batch_size * options.correction_share)) if len(correction_labels) else 0
+        min(options.corrections_per_batch, options.batch_size - 1) if len(correction_labels) else 0
     )
     base_count = options.batch_size - correction_count
 
@@ -146,8 +154,14 @@ def fine_tune(
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=options.learning_rate, decay_steps=epochs * steps_per_epoch, alpha=0.05
     )
+    if options.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9, nesterov=True)
+    elif options.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate=schedule)
+    else:
+        raise ValueError(f"unknown optimizer {options.optimizer!r}; use 'sgd' or 'adam'")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -91,7 +91,9 @@ def test_fine_tuning_learns_a_style_while_replaying_the_base():
     test_inputs, test_labels = prepare_batch(list(styled[150:])), digits.labels[750:]
 
     model = tiny_classifier(3)
-    options = finetune.FineTuneOptions(steps=60, batch_size=32, learning_rate=3e-3, augment=False)
+    options = finetune.FineTuneOptions(
+        steps=60, batch_size=32, learning_rate=3e-3, optimizer="adam", augment=False
+    )
     finetune.fine_tune(model, base_inputs, base_labels, base_inputs[:0], base_labels[:0], options)
     before = finetune.accuracy(model, test_inputs, test_labels)
     progress = []
@@ -102,7 +104,12 @@ def test_fine_tuning_learns_a_style_while_replaying_the_base():
         correction_inputs,
         correction_labels,
         finetune.FineTuneOptions(
-            steps=60, batch_size=32, learning_rate=3e-3, correction_share=0.5, augment=False
+            steps=60,
+            batch_size=32,
+            learning_rate=3e-3,
+            optimizer="adam",
+            corrections_per_batch=16,
+            augment=False,
         ),
         on_progress=lambda done, total: progress.append((done, total)),
     )
@@ -118,5 +125,8 @@ def test_fine_tuning_rejects_labels_outside_the_model():
     inputs = np.zeros((4, 28, 28, 1), dtype=np.float32)
     with pytest.raises(ValueError, match="labels"):
         finetune.fine_tune(model, inputs, np.array([0, 1, 2, 3]), inputs[:0], np.array([], dtype=int))
+    with pytest.raises(ValueError, match="optimizer"):
+        options = finetune.FineTuneOptions(optimizer="rmsprop")
+        finetune.fine_tune(model, inputs, np.array([0, 1, 2, 0]), inputs, np.array([0, 1, 2, 0]), options)
     with pytest.raises(ValueError, match="base data"):
         finetune.fine_tune(model, inputs[:0], np.array([], dtype=int), inputs, np.array([0, 1, 2, 0]))

@@ -7,11 +7,8 @@ Runs on its own temporary database, media folder and Redis, with a real Celery w
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,29 +21,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     arguments = parser.parse_args()
 
-    from scripts.local_redis import find_or_start_redis
+    from bench.isolated import isolated_site, start_worker
 
-    work = Path(tempfile.mkdtemp(prefix="hwr-bench-web-"))
-    redis = find_or_start_redis(None)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "hwr_site.settings",
-            "VAR_DIR": str(work),
-            "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
-            "MEDIA_ROOT": str(work / "media"),
-            "CELERY_BROKER_URL": redis.url,
-            "DATABASE_CONN_MAX_AGE": "0",
-        }
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    work, redis = isolated_site("hwr-bench-web-")
+    from django.contrib.auth.models import User
     from django.test import Client
     from django.urls import reverse
-
-    call_command("migrate", verbosity=0)
-    from django.contrib.auth.models import User
 
     from recognition import services
     from recognition.models import Document, FieldResult, FormTemplate
@@ -59,11 +39,7 @@ def main() -> None:
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "hwr_site", "worker", "--pool=solo", "-Q", "pages,default",
-         "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=REPO_ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    worker = start_worker("pages,default")
     try:
 
         def upload_and_wait() -> float:

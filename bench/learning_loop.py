@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -212,49 +210,34 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    from scripts.local_redis import find_or_start_redis
+    from bench.isolated import isolated_site, start_worker
 
-    work = Path(tempfile.mkdtemp(prefix="hwr-bench-learning-"))
-    shutil.copytree(REPO_ROOT / "models", work / "models")
-    redis = find_or_start_redis(None)
-    os.environ.update(
+    model_dir = Path(tempfile.mkdtemp(prefix="hwr-bench-models-")) / "models"
+    shutil.copytree(REPO_ROOT / "models", model_dir)
+    work, redis = isolated_site(
+        "hwr-bench-learning-",
         {
-            "DJANGO_SETTINGS_MODULE": "hwr_site.settings",
-            "VAR_DIR": str(work),
-            "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
-            "MEDIA_ROOT": str(work / "media"),
-            "MODEL_DIR": str(work / "models"),
+            "MODEL_DIR": str(model_dir),
             "FEMNIST_DIR": str(arguments.femnist_dir),
-            "CELERY_BROKER_URL": redis.url,
-            "DATABASE_CONN_MAX_AGE": "0",
             "RETRAIN_STEPS": str(arguments.steps),
             "RETRAIN_MIN_SAMPLES": "10",
-        }
+        },
     )
-    import django
-
-    django.setup()
     from django.contrib.auth.models import User
-    from django.core.management import call_command
 
     from recognition import selectors, services
     from recognition.engine.classify import load_classifier
     from recognition.models import Document, TrainingSample
 
-    call_command("migrate", verbosity=0)
     services.model_versions_sync()
     champion = selectors.model_version_active(kind="digits")
     admin = User.objects.create_superuser("bench", password="bench")  # noqa: S106 - throwaway database
     sets = style_sets(arguments.femnist_dir)
-    champion_classifier = load_classifier("digits", Path(os.environ["MODEL_DIR"]), champion.version)
+    champion_classifier = load_classifier("digits", model_dir, champion.version)
     before = style_accuracy(champion_classifier, sets.test_images, sets.test_labels)
     print(f"champion {champion.name}; style {len(sets.test_labels)} test characters from held-out writers")
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "hwr_site", "worker", "--pool=solo", "-Q", "training",
-         "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-        cwd=REPO_ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    worker = start_worker("training")
     rows = []
     try:
         for count in arguments.counts:
@@ -275,7 +258,7 @@ def main() -> None:
             run = wait_for_run(run.pk, timeout=1800)
             if run.new_version is None:
                 raise SystemExit(f"retraining failed: {run.error}")
-            challenger = load_classifier("digits", Path(os.environ["MODEL_DIR"]), run.new_version.version)
+            challenger = load_classifier("digits", model_dir, run.new_version.version)
             after = style_accuracy(challenger, sets.test_images, sets.test_labels)
             seconds = (run.finished_at - run.started_at).total_seconds()
             rows.append((count, made, run, after, seconds))
@@ -307,6 +290,7 @@ def main() -> None:
             f"{base_after:>11.3%} {change:>+10.2f} {seconds:>10.0f}  {run.get_status_display()}"
         )
     shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(model_dir.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

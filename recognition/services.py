@@ -624,6 +624,9 @@ def retraining_request(*, kind: str, user) -> RetrainingRun:
     from workers.tasks import retrain_model
 
     with transaction.atomic():
+        # Two admins pressing the button at once: the second waits on the
+        # active version's row lock, then finds the first run and is refused.
+        list(ModelVersion.objects.select_for_update().filter(kind=kind, status=ModelVersion.Status.ACTIVE))
         champion = check_retraining_possible(kind=kind)
         run = RetrainingRun.objects.create(
             kind=kind,

@@ -192,21 +192,42 @@ def template_for_engine(template: FormTemplate) -> dict:
     return definition
 
 
+def _claim_for_work(
+    queryset, pk: int, *, running_status: str, max_attempts: int, finish_failed, **reset_fields
+):
+    """Take one row of a status machine (a page, a retraining run) for work, under its row lock.
+
+    None when the row is already finished (a duplicate delivery) or has been
+    started `max_attempts` times without finishing (it keeps killing its
+    worker: it is failed instead of looping). A row already running was
+    taken by a worker that died; it is taken again.
+    """
+    with transaction.atomic():
+        # of=("self",): lock only this row, also when a nullable relation is joined in.
+        row = queryset.select_for_update(of=("self",)).get(pk=pk)
+        if row.status in row.FINISHED:
+            return None
+        if row.attempts >= max_attempts:
+            finish_failed(row, f"Gave up after {row.attempts} attempts that did not finish.")
+            return None
+        row.status = running_status
+        row.attempts += 1
+        row.started_at = timezone.now()
+        for name, value in reset_fields.items():
+            setattr(row, name, value)
+        row.save(update_fields=["status", "attempts", "started_at", *reset_fields])
+    return row
+
+
 def page_claim(*, page_id: int) -> Page | None:
     """Move a page to processing; None when it is already finished (a duplicate delivery)."""
-    with transaction.atomic():
-        page = Page.objects.select_for_update().select_related("document__template").get(pk=page_id)
-        if page.status in Page.FINISHED:
-            return None
-        if page.attempts >= MAX_PAGE_ATTEMPTS:
-            _page_finish_failed(page, f"Gave up after {page.attempts} attempts that did not finish.")
-            return None
-        # A page already in processing was taken by a worker that died; take it again.
-        page.status = Page.Status.PROCESSING
-        page.attempts += 1
-        page.started_at = timezone.now()
-        page.save(update_fields=["status", "attempts", "started_at"])
-    return page
+    return _claim_for_work(
+        Page.objects.select_related("document__template"),
+        page_id,
+        running_status=Page.Status.PROCESSING,
+        max_attempts=MAX_PAGE_ATTEMPTS,
+        finish_failed=_page_finish_failed,
+    )
 
 
 def page_process(*, page_id: int, read_page: Callable[[dict, np.ndarray], PageReadingLike]) -> Page | None:
@@ -640,20 +661,15 @@ def retraining_request(*, kind: str, user) -> RetrainingRun:
 
 def retraining_claim(*, run_id: int) -> RetrainingRun | None:
     """Move a run to running; None when it is already finished (a duplicate delivery)."""
-    with transaction.atomic():
-        run = RetrainingRun.objects.select_for_update().select_related("base_version").get(pk=run_id)
-        if run.status in RetrainingRun.FINISHED:
-            return None
-        if run.attempts >= MAX_RETRAINING_ATTEMPTS:
-            _retraining_finish_failed(run, f"Gave up after {run.attempts} attempts that did not finish.")
-            return None
-        run.status = RetrainingRun.Status.RUNNING
-        run.attempts += 1
-        run.started_at = timezone.now()
-        run.progress = 0.0
-        run.message = "loading data"
-        run.save(update_fields=["status", "attempts", "started_at", "progress", "message"])
-    return run
+    return _claim_for_work(
+        RetrainingRun.objects.select_related("base_version"),
+        run_id,
+        running_status=RetrainingRun.Status.RUNNING,
+        max_attempts=MAX_RETRAINING_ATTEMPTS,
+        finish_failed=_retraining_finish_failed,
+        progress=0.0,
+        message="loading data",
+    )
 
 
 def retraining_report_progress(*, run_id: int, fraction: float, message: str) -> None:

@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     app.conf.broker_url = redis.url
     # Retraining in tests fine-tunes for a few steps only; the worker process
     # reads the same values from its environment.
-    settings.RETRAIN_STEPS = 30
+    settings.RETRAIN_STEPS = 150
     settings.RETRAIN_MIN_SAMPLES = 5
 
 

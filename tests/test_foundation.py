@@ -103,3 +103,19 @@ def test_production_settings_pass_the_deploy_check():
     # Security findings are only warnings to Django, but each one is a real
     # hole in a deployment: none may be left.
     assert "(security." not in result.stdout + result.stderr
+
+
+def test_the_web_process_never_imports_tensorflow():
+    """URLs, views, API, admin, services and selectors load without TensorFlow or Keras (workers only)."""
+    code = (
+        "import sys, django; django.setup(); "
+        "import hwr_site.urls, hwr_site.wsgi, recognition.admin, workers.tasks; "
+        "from django.urls import get_resolver; get_resolver().url_patterns; "
+        "heavy = sorted(name for name in ('tensorflow', 'keras', 'jax', 'torch') if name in sys.modules); "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hwr_site.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image
 
-from recognition.exceptions import Conflict, InvalidInput
+from recognition.exceptions import Conflict, InvalidInput, NotFound
 from recognition.models import (
     Correction,
     Document,
@@ -606,6 +606,14 @@ MODEL_KINDS = ("digits", "letters", "alnum")
 MAX_RETRAINING_ATTEMPTS = 3
 
 
+def _locked(model, pk: int, missing: str):
+    """The row with this id under a row lock, or NotFound (a 404, not a 500) for an unknown id."""
+    try:
+        return model.objects.select_for_update().get(pk=pk)
+    except model.DoesNotExist as error:
+        raise NotFound(missing) from error
+
+
 def check_model_kind(*, kind: str) -> str:
     if kind not in MODEL_KINDS:
         raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
@@ -615,7 +623,7 @@ def check_model_kind(*, kind: str) -> str:
 def training_sample_set_excluded(*, sample_id: int, excluded: bool) -> TrainingSample:
     """Leave a sample out of (or take it back into) retraining, e.g. when its label is wrong."""
     with transaction.atomic():
-        sample = TrainingSample.objects.select_for_update().get(pk=sample_id)
+        sample = _locked(TrainingSample, sample_id, "No such training sample.")
         if sample.excluded != excluded:
             sample.excluded = excluded
             sample.save(update_fields=["excluded"])
@@ -843,7 +851,7 @@ def model_promote(*, version_id: int, user, reason: str) -> ModelVersion:
     if not reason:
         raise InvalidInput("Say why this version should become active.")
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        version = _locked(ModelVersion, version_id, "No such model version.")
         if version.status == ModelVersion.Status.ACTIVE:
             raise Conflict(f"{version.kind}@{version.version} is already active.")
         if not (Path(version.path) / "model.keras").is_file():

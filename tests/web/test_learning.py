@@ -133,6 +133,19 @@ def test_excluded_samples_are_left_out_of_retraining(two_digit_versions, admin_u
 
 
 @pytest.mark.django_db
+def test_unknown_ids_are_404_not_errors(two_digit_versions, admin_user, client_for):
+    client = client_for(admin_user)
+    promote_url = reverse("api-model-version-promote", args=[999999])
+    assert client.post(promote_url, {"reason": "x"}).status_code == 404
+    sample_url = reverse("api-training-sample-detail", args=[999999])
+    assert client.patch(sample_url, data="{}", content_type="application/json").status_code == 404
+    response = client.post(reverse("retraining"), {"action": "exclude", "sample": "999999", "kind": "digits"})
+    assert response.status_code == 404
+    assert client.post(reverse("model-versions"), {"version": "999999", "reason": "x"}).status_code == 404
+    assert not ModelChange.objects.exists()
+
+
+@pytest.mark.django_db
 def test_only_admins_retrain_promote_and_see_the_queue(two_digit_versions, reviewer, client_for):
     make_samples(5)
     client = client_for(reviewer)

@@ -42,8 +42,9 @@ def form_reader():
     if reader is None:
         from recognition.engine.forms import FormReader
 
-        # Readers of superseded versions are dropped; their models stay in
-        # the classifier cache only as long as a reader refers to them.
+        # The reader of superseded versions is dropped; its models stay in
+        # the classifier cache of recognition.engine.classify (a few MB per
+        # version), so rolling back to them costs no reload.
         _form_readers.clear()
         reader = _form_readers[key] = FormReader(settings.MODEL_DIR, versions=versions or None)
     return reader

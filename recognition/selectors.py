@@ -296,7 +296,7 @@ def retraining_run_progress(*, run: RetrainingRun) -> dict:
         "progress": round(run.progress, 3),
         "message": run.message,
         "error": run.error,
-        "new_version": f"{run.new_version.kind}@{run.new_version.version}" if run.new_version else None,
+        "new_version": run.new_version.name if run.new_version else None,
         "evaluation": run.evaluation,
     }
 
@@ -310,11 +310,16 @@ def training_sample_gallery(*, kind: str) -> QuerySet[TrainingSample]:
     )
 
 
-def training_sample_get(*, sample_id: int) -> TrainingSample:
+def get_or_not_found(queryset: QuerySet, pk: int, message: str):
+    """The row with this id, or NotFound (a 404 with `message`) when there is none."""
     try:
-        return TrainingSample.objects.get(pk=sample_id)
-    except TrainingSample.DoesNotExist as error:
-        raise NotFound("No such training sample.") from error
+        return queryset.get(pk=pk)
+    except queryset.model.DoesNotExist as error:
+        raise NotFound(message) from error
+
+
+def training_sample_get(*, sample_id: int) -> TrainingSample:
+    return get_or_not_found(TrainingSample.objects.all(), sample_id, "No such training sample.")
 
 
 def retraining_runs() -> QuerySet[RetrainingRun]:
@@ -322,10 +327,7 @@ def retraining_runs() -> QuerySet[RetrainingRun]:
 
 
 def retraining_run_get(*, run_id: int) -> RetrainingRun:
-    try:
-        return retraining_runs().get(pk=run_id)
-    except RetrainingRun.DoesNotExist as error:
-        raise NotFound("No such retraining run.") from error
+    return get_or_not_found(retraining_runs(), run_id, "No such retraining run.")
 
 
 def model_version_list() -> QuerySet[ModelVersion]:
@@ -333,10 +335,7 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def model_version_get(*, version_id: int) -> ModelVersion:
-    try:
-        return ModelVersion.objects.get(pk=version_id)
-    except ModelVersion.DoesNotExist as error:
-        raise NotFound("No such model version.") from error
+    return get_or_not_found(ModelVersion.objects.all(), version_id, "No such model version.")
 
 
 def model_change_list() -> QuerySet[ModelChange]:

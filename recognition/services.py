@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image
 
-from recognition.exceptions import Conflict, InvalidInput, NotFound
+from recognition import selectors
+from recognition.exceptions import Conflict, InvalidInput
 from recognition.models import (
     Correction,
     Document,
@@ -302,13 +303,18 @@ def page_store_reading(*, page_id: int, result: dict, aligned: np.ndarray) -> Pa
     return page
 
 
+def _fail_unless_finished(model, pk: int, reason: str, finish_failed):
+    """Fail a row of a status machine (a page, a retraining run) with a reason; a finished row is left."""
+    with transaction.atomic():
+        row = model.objects.select_for_update().get(pk=pk)
+        if row.status not in row.FINISHED:
+            finish_failed(row, reason)
+    return row
+
+
 def page_fail(*, page_id: int, reason: str) -> Page:
     """Mark a page failed with a reason a person can act on; a finished page is left as it is."""
-    with transaction.atomic():
-        page = Page.objects.select_for_update().get(pk=page_id)
-        if page.status not in Page.FINISHED:
-            _page_finish_failed(page, reason)
-    return page
+    return _fail_unless_finished(Page, page_id, reason, _page_finish_failed)
 
 
 def _page_finish_failed(page: Page, reason: str) -> None:
@@ -606,14 +612,6 @@ MODEL_KINDS = ("digits", "letters", "alnum")
 MAX_RETRAINING_ATTEMPTS = 3
 
 
-def _locked(model, pk: int, missing: str):
-    """The row with this id under a row lock, or NotFound (a 404, not a 500) for an unknown id."""
-    try:
-        return model.objects.select_for_update().get(pk=pk)
-    except model.DoesNotExist as error:
-        raise NotFound(missing) from error
-
-
 def check_model_kind(*, kind: str) -> str:
     if kind not in MODEL_KINDS:
         raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
@@ -623,7 +621,9 @@ def check_model_kind(*, kind: str) -> str:
 def training_sample_set_excluded(*, sample_id: int, excluded: bool) -> TrainingSample:
     """Leave a sample out of (or take it back into) retraining, e.g. when its label is wrong."""
     with transaction.atomic():
-        sample = _locked(TrainingSample, sample_id, "No such training sample.")
+        sample = selectors.get_or_not_found(
+            TrainingSample.objects.select_for_update(), sample_id, "No such training sample."
+        )
         if sample.excluded != excluded:
             sample.excluded = excluded
             sample.save(update_fields=["excluded"])
@@ -632,7 +632,6 @@ def training_sample_set_excluded(*, sample_id: int, excluded: bool) -> TrainingS
 
 def check_retraining_possible(*, kind: str) -> ModelVersion:
     """The active version to fine-tune; refuses a second run of a kind or too few corrections."""
-    from recognition import selectors
 
     check_model_kind(kind=kind)
     champion = selectors.model_version_active(kind=kind)
@@ -688,11 +687,7 @@ def retraining_report_progress(*, run_id: int, fraction: float, message: str) ->
 
 
 def retraining_fail(*, run_id: int, reason: str) -> RetrainingRun:
-    with transaction.atomic():
-        run = RetrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.status not in RetrainingRun.FINISHED:
-            _retraining_finish_failed(run, reason)
-    return run
+    return _fail_unless_finished(RetrainingRun, run_id, reason, _retraining_finish_failed)
 
 
 def _retraining_finish_failed(run: RetrainingRun, reason: str) -> None:
@@ -742,7 +737,6 @@ def retraining_execute(*, run_id: int) -> RetrainingRun | None:
     """
     import shutil
 
-    from recognition import selectors
     from recognition.engine import finetune, retrain, train
 
     run = retraining_claim(run_id=run_id)
@@ -851,7 +845,9 @@ def model_promote(*, version_id: int, user, reason: str) -> ModelVersion:
     if not reason:
         raise InvalidInput("Say why this version should become active.")
     with transaction.atomic():
-        version = _locked(ModelVersion, version_id, "No such model version.")
+        version = selectors.get_or_not_found(
+            ModelVersion.objects.select_for_update(), version_id, "No such model version."
+        )
         if version.status == ModelVersion.Status.ACTIVE:
             raise Conflict(f"{version.kind}@{version.version} is already active.")
         if not (Path(version.path) / "model.keras").is_file():

@@ -491,7 +491,15 @@ def segment_free(
         left, top, right, bottom, label_list = component
         comp_width, comp_height = right - left, bottom - top
         is_small = comp_height < char_height * 0.45 and comp_width < char_height * 0.5
-        if is_small:
+        # A comma drawn with a long tail is as tall as half a digit, but it starts low: a digit reaches
+        # up to the top of the line, a separator starts in its lower half and hangs from the baseline.
+        is_low_mark = (
+            kind == "amount"
+            and top >= baseline - char_height * 0.5
+            and comp_height < char_height * 0.8
+            and comp_width < char_height * 0.5
+        )
+        if is_small or is_low_mark:
             between = 0 < position < len(merged) - 1
             near_baseline = bottom >= baseline - char_height * 0.35
             if kind == "amount" and between and near_baseline and segments:

@@ -52,12 +52,15 @@ def assemble_data(
     seed: int = 0,
     limit: int | None = None,
     synthetic_variants: int = 0,
+    split_seed: int | None = None,
 ) -> TrainingData:
     """Collect and split the data for one model kind.
 
     femnist-dev is split by writer, so validation writers are never seen in training; MNIST train is
-    split at random (its writers are unknown). MNIST test is never touched here.
+    split at random (its writers are unknown). MNIST test is never touched here. split_seed (default:
+    seed) fixes the splits alone, so runs with different seeds can be compared on the same validation.
     """
+    split_seed = seed if split_seed is None else split_seed
     if kind not in KIND_CLASSES:
         raise ValueError(f"unknown kind {kind!r}")
     classes = list(KIND_CLASSES[kind])
@@ -71,7 +74,7 @@ def assemble_data(
             mnist = mnist.subset(np.arange(min(limit, len(mnist))))
         mnist = datasets.select_classes(mnist, {name: name for name in datasets.DIGIT_CLASSES}, classes)
         mnist_train_mask, mnist_validation_mask = datasets.split_random(
-            len(mnist), min(0.5, mnist_validation_count / len(mnist)), seed
+            len(mnist), min(0.5, mnist_validation_count / len(mnist)), split_seed
         )
         train_parts.append(mnist.subset(mnist_train_mask))
         validation_parts.append(("mnist train, held out", mnist.subset(mnist_validation_mask)))
@@ -80,7 +83,9 @@ def assemble_data(
 
     if femnist_dir is not None:
         femnist = datasets.load_femnist_dev(femnist_dir)
-        train_mask, validation_mask = datasets.split_by_writer(femnist.writers, validation_fraction, seed)
+        train_mask, validation_mask = datasets.split_by_writer(
+            femnist.writers, validation_fraction, split_seed
+        )
         wanted = {}
         if kind in ("digits", "alnum"):
             wanted.update({name: name for name in datasets.DIGIT_CLASSES})
@@ -95,7 +100,7 @@ def assemble_data(
         description["femnist_writers"] = {
             "train": len(np.unique(femnist.writers[train_mask])),
             "validation": len(np.unique(femnist.writers[validation_mask])),
-            "split_seed": seed,
+            "split_seed": split_seed,
         }
         if kind in ("letters", "alnum") and use_lookalikes:
             lookalikes = datasets.select_classes(

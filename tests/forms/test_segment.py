@@ -91,6 +91,19 @@ def test_amount_tells_a_comma_from_a_point():
     assert pattern == "###,##"
 
 
+def test_amount_long_comma_is_a_separator_but_a_one_is_a_digit():
+    page, box = _amount_field(".")
+    page[40:75, 135:150] = 250  # wipe the point
+    baseline = 62
+    # A comma with a long tail: about half a digit tall, but it starts at the baseline and hangs below.
+    cv2.circle(page, (144, baseline - 2), 3, 20, -1)
+    cv2.line(page, (145, baseline - 2), (138, baseline + 14), 20, 3)
+    # A short "1" after the last digit: it reaches up into the upper half of the line, so it is a digit.
+    cv2.line(page, (245, baseline - 26), (243, baseline), 20, 3)
+    pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "amount"))
+    assert pattern == "###,###"
+
+
 def test_small_marks_are_not_characters_in_digit_fields():
     page, box = _amount_field(".")
     pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "digits"))

@@ -41,7 +41,13 @@ class Command(BaseCommand):
             "--synthetic", type=int, default=None, help="letters/alnum: font renderings per font and letter"
         )
         parser.add_argument("--limit", type=int, default=None, help="use only the first N MNIST images")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and augmentation")
+        parser.add_argument(
+            "--split-seed",
+            type=int,
+            default=None,
+            help="validation split (writers, MNIST hold-out); default: --seed. Keep it fixed to compare runs",
+        )
         parser.add_argument("--mnist-dir", type=Path, default=None)
         parser.add_argument("--femnist-dir", type=Path, default=None)
 
@@ -73,6 +79,7 @@ class Command(BaseCommand):
             femnist_dir,
             use_lookalikes=not options["no_lookalikes"],
             seed=options["seed"],
+            split_seed=options["split_seed"],
             limit=options["limit"],
             synthetic_variants=options["synthetic"] if options["synthetic"] is not None else 6,
         )

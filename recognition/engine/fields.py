@@ -30,6 +30,64 @@ def check_date(text: str) -> list[str]:
     return []
 
 
+def _real_date(day: int, month: int, year: int) -> bool:
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def most_likely_date(options: list[list[tuple[str, float]]]) -> list[int] | None:
+    """The most probable real DDMMYYYY date among each digit's label and alternatives.
+
+    options holds, per character, (digit, probability) best first. Returns the chosen index per
+    character, or None when no combination is a real date. Day and month are searched in full; the
+    year only matters for 29 February, so its candidates are tried best first until one is a leap year.
+    """
+    if len(options) != 8 or any(not choices for choices in options):
+        return None
+    digits = [
+        [
+            (index, int(label), probability)
+            for index, (label, probability) in enumerate(choices)
+            if label.isdigit()
+        ]
+        for choices in options
+    ]
+    if any(not choices for choices in digits):
+        return None
+    years = sorted(
+        (
+            (a[2] * b[2] * c[2] * d[2], [a[0], b[0], c[0], d[0]], a[1] * 1000 + b[1] * 100 + c[1] * 10 + d[1])
+            for a in digits[4]
+            for b in digits[5]
+            for c in digits[6]
+            for d in digits[7]
+        ),
+        key=lambda year: -year[0],
+    )
+    years = [year for year in years if year[2] >= 1]
+    if not years:
+        return None
+    best = None
+    for d1 in digits[0]:
+        for d2 in digits[1]:
+            for m1 in digits[2]:
+                for m2 in digits[3]:
+                    day, month = d1[1] * 10 + d2[1], m1[1] * 10 + m2[1]
+                    probability = d1[2] * d2[2] * m1[2] * m2[2]
+                    if best is not None and probability * years[0][0] <= best[0]:
+                        continue
+                    for year_probability, year_choice, year in years:
+                        if _real_date(day, month, year):
+                            total = probability * year_probability
+                            if best is None or total > best[0]:
+                                best = (total, [d1[0], d2[0], m1[0], m2[0], *year_choice])
+                            break
+    return None if best is None else best[1]
+
+
 def check_amount(text: str) -> list[str]:
     """Why text is not a well-formed amount (digits, one optional decimal separator); [] when it is."""
     if not text:
@@ -61,6 +119,26 @@ def restrict_to_alphabet(label: str, confidence: float, alternatives: list, alph
     if not allowed:
         return label, confidence, alternatives
     return allowed[0][0], allowed[0][1], allowed[1:]
+
+
+def _repair_date(chars: list[dict], text: str) -> tuple[str, bool]:
+    """Swap in the alternatives that make the likeliest real date (in place); (text, whether changed)."""
+    options = [[(char["text"], char["confidence"]), *map(tuple, char["alternatives"])] for char in chars]
+    choice = most_likely_date(options)
+    if choice is None or not any(choice):
+        return text, False
+    for char, index in zip(chars, choice, strict=True):
+        if index:
+            previous = (char["text"], char["confidence"])
+            label, probability = char["alternatives"][index - 1]
+            others = [
+                alternative
+                for position, alternative in enumerate(char["alternatives"])
+                if position != index - 1
+            ]
+            char["text"], char["confidence"] = label, probability
+            char["alternatives"] = sorted([list(previous), *others], key=lambda pair: -pair[1])
+    return "".join(char["text"] for char in chars), True
 
 
 def field_result(spec: FieldSpec, segments: list[Segment], predictions: list) -> dict:
@@ -99,9 +177,14 @@ def field_result(spec: FieldSpec, segments: list[Segment], predictions: list) ->
             }
         )
     text = "".join(char["text"] for char in chars)
-    confidence = min((char["confidence"] for char in chars), default=1.0)
     warnings = check_field(spec.kind, text)
+    if spec.kind == "date" and warnings:
+        text, repaired = _repair_date(chars, text)
+        if repaired:
+            warnings = [f"{warnings[0]}; read as {text[:2]}/{text[2:4]}/{text[4:]}, the likeliest real date"]
+    confidence = min((char["confidence"] for char in chars), default=1.0)
     if warnings:
+        # A repaired date is still one the reader was unsure of: it goes to review like a broken one.
         confidence = min(confidence, RULE_CONFIDENCE_CAP)
     return {
         "name": spec.name,

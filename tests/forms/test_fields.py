@@ -1,7 +1,13 @@
 """Field rules and the assembly of a field result."""
 
 from recognition.engine.classify import CharPrediction
-from recognition.engine.fields import RULE_CONFIDENCE_CAP, check_amount, check_date, field_result
+from recognition.engine.fields import (
+    RULE_CONFIDENCE_CAP,
+    check_amount,
+    check_date,
+    field_result,
+    most_likely_date,
+)
 from recognition.engine.segment import Segment
 from recognition.engine.templates import FieldSpec
 
@@ -45,11 +51,35 @@ def test_field_result_confidence_is_the_least_sure_char_and_blanks_are_left_out(
 def test_failing_date_rule_lowers_confidence_and_says_why():
     spec = FieldSpec("birth", "date", (0, 0, 160, 20), 8)
     segments = [Segment("char", (index * 20, 0, 5, 5)) for index in range(8)]
-    predictions = [_prediction(digit, 0.99) for digit in "31022020"]
+    # No alternative of any digit makes a real date: the text stays as read.
+    predictions = [CharPrediction(digit, 0.99, [("9", 0.01)]) for digit in "31022020"]
     result = field_result(spec, segments, predictions)
     assert result["text"] == "31022020"
     assert result["confidence"] <= RULE_CONFIDENCE_CAP
     assert "not a real date" in result["warnings"][0]
+
+
+def test_impossible_date_is_read_as_the_likeliest_real_date_and_still_reviewed():
+    spec = FieldSpec("birth", "date", (0, 0, 160, 20), 8)
+    segments = [Segment("char", (index * 20, 0, 5, 5)) for index in range(8)]
+    # Day 36 is impossible; the 6 could also be a 0 (likelier) or an 8.
+    predictions = [CharPrediction(digit, 0.99, [("8", 0.01)]) for digit in "3"]
+    predictions.append(CharPrediction("6", 0.6, [("0", 0.3), ("8", 0.1)]))
+    predictions += [CharPrediction(digit, 0.99, [("8", 0.01)]) for digit in "072027"]
+    result = field_result(spec, segments, predictions)
+    assert result["text"] == "30072027"
+    assert result["chars"][1]["text"] == "0" and result["chars"][1]["confidence"] == 0.3
+    assert result["chars"][1]["alternatives"] == [["6", 0.6], ["8", 0.1]]
+    assert result["confidence"] <= RULE_CONFIDENCE_CAP
+    assert "likeliest real date" in result["warnings"][0]
+
+
+def test_leap_day_repair_picks_a_leap_year():
+    options = [[(digit, 0.9)] for digit in "2902"]
+    # 2023 is read best, but 29 February needs a leap year: 2024 (the 3 could be a 4) wins.
+    options += [[("2", 0.9)], [("0", 0.9)], [("2", 0.9)], [("3", 0.8), ("4", 0.2)]]
+    assert most_likely_date(options) == [0, 0, 0, 0, 0, 0, 0, 1]
+    assert most_likely_date([[("9", 1.0)]] * 8) is None  # 99/99/9999 has no repair
 
 
 def test_amount_separator_is_a_character_of_the_text():

@@ -127,6 +127,8 @@ def fine_tune(
     """
     import keras
 
+    from recognition.engine.networks import all_layers
+
     options = options or FineTuneOptions()
     if len(base_labels) == 0:
         raise ValueError("fine-tuning needs base data to replay, and none was given")
@@ -141,7 +143,7 @@ def fine_tune(
 
     keras.utils.set_random_seed(options.seed)
     if options.freeze_batch_norm:
-        for layer in model.layers:
+        for layer in all_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization):
                 # A frozen BatchNormalization layer also runs in inference mode in Keras 3.
                 layer.trainable = False

@@ -81,6 +81,50 @@ def build_model(num_classes: int, architecture: str = "compact", dropout: float 
     return keras.Model(inputs, outputs, name=f"compact_w{width}")
 
 
+def build_ensemble(members: list, name: str = "ensemble"):
+    """One model that averages the softmax outputs of several trained classifiers with the same classes.
+
+    Each member is kept as a nested model (renamed member_1, member_2, ...) so it can still be folded,
+    fine-tuned and saved as part of one .keras file.
+    """
+    import keras
+
+    if len(members) < 2:
+        raise ValueError("an ensemble needs at least two members")
+    if len({tuple(member.output_shape[1:]) for member in members}) != 1:
+        raise ValueError("ensemble members must have the same classes")
+    inputs = keras.Input(shape=INPUT_SHAPE, name="character")
+    outputs = []
+    for index, member in enumerate(members, start=1):
+        renamed = keras.Model(member.inputs[0], member.outputs[0], name=f"member_{index}")
+        outputs.append(renamed(inputs))
+    averaged = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, averaged, name=name)
+
+
+def ensemble_members(model) -> list:
+    """The member models of a build_ensemble model ([] for any other model)."""
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) < 3 or not isinstance(layers[-1], keras.layers.Average):
+        return []
+    members = layers[:-1]
+    return members if all(isinstance(member, keras.Model) for member in members) else []
+
+
+def all_layers(model) -> list:
+    """Every layer of a model, descending into nested models (ensemble members)."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found.extend(all_layers(layer))
+    return found
+
+
 def fold_batch_norm(model):
     """An inference copy of a chain model with each BatchNormalization folded into the layer before it.
 
@@ -92,6 +136,12 @@ def fold_batch_norm(model):
     import keras
     import numpy as np
 
+    members = ensemble_members(model)
+    if members:
+        inputs = keras.Input(shape=model.inputs[0].shape[1:], name="character")
+        folded = [fold_batch_norm(member) for member in members]
+        averaged = keras.layers.Average(name="probabilities")([member(inputs) for member in folded])
+        return keras.Model(inputs, averaged, name=f"{model.name}_folded")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     chain_ok = all(len(layer._inbound_nodes) == 1 for layer in layers)
     if not chain_ok or len(model.inputs) != 1 or len(model.outputs) != 1:

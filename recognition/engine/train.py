@@ -439,7 +439,8 @@ def write_version(
     inference_model.set_weights(model.get_weights())
     inference_model.save(version_dir / "model.keras")
     predicted = report.pop("predicted")
-    plot_curves(history, version_dir / "curves.png")
+    if history.get("loss"):  # a combined model (ensemble) has no training curves of its own
+        plot_curves(history, version_dir / "curves.png")
     plot_confusion(np.array(report["confusion_matrix"]), data.classes, version_dir / "confusion.png")
     plot_errors(
         data.validation_inputs, data.validation_labels, predicted, data.classes, version_dir / "errors.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,20 @@ class CharClassifier:
         """Classify 2-D character images of any size and either polarity, one prediction each, in order."""
         if len(images) == 0:
             return []
-        return self.classify_prepared(prepare_batch(images))
+        if len(images) <= MAX_BATCH:
+            return self.classify_prepared(prepare_batch(images))
+        # Large batches: prepare the next chunk in a thread while the model reads this one (the
+        # forward pass releases the GIL), so preprocessing and inference overlap.
+        chunks = [images[start : start + MAX_BATCH] for start in range(0, len(images), MAX_BATCH)]
+        predictions: list[CharPrediction] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(prepare_batch, chunks[0])
+            for index in range(len(chunks)):
+                batch = pending.result()
+                if index + 1 < len(chunks):
+                    pending = pool.submit(prepare_batch, chunks[index + 1])
+                predictions.extend(self.classify_prepared(batch))
+        return predictions
 
 
 def _make_inference_function(model):

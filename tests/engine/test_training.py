@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from recognition.engine import datasets, train
 from recognition.engine.classify import clear_cache, load_classifier
@@ -145,3 +145,57 @@ def test_folding_batch_norm_keeps_the_outputs(tiny_model_dir):
     np.testing.assert_allclose(
         np.asarray(folded(inputs)), np.asarray(model(inputs, training=False)), atol=1e-5
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FEMNIST_DEV.exists(), reason="needs ../shared/data/femnist-dev")
+def test_ensemble_model_averages_members_of_one_split_and_refuses_mixed_splits(tmp_path, settings):
+    import keras
+
+    from recognition.engine.networks import all_layers, ensemble_members
+
+    settings.MODEL_DIR = tmp_path
+    tiny = [
+        "--kind",
+        "letters",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--width",
+        "4",
+        "--batch-size",
+        "16",
+    ]
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command("train_model", *tiny, **quiet)
+    call_command("train_model", *tiny, "--seed", "1", "--split-seed", "0", **quiet)  # same validation
+    call_command("train_model", *tiny, "--seed", "2", **quiet)  # its own split
+    output = io.StringIO()
+    call_command("ensemble_model", "--kind", "letters", "--members", "1,2", stdout=output)
+    card = json.loads((tmp_path / "letters" / "4" / "card.json").read_text())
+    assert card["members"] == ["1", "2"] and "ensemble_model --kind letters" in card["command"]
+    assert "letters@4: validation accuracy" in output.getvalue()
+    assert (tmp_path / "letters" / "ACTIVE").read_text().strip() == "1"  # not activated unasked
+
+    ensemble = keras.models.load_model(tmp_path / "letters" / "4" / "model.keras", compile=False)
+    members = [
+        keras.models.load_model(tmp_path / "letters" / version / "model.keras", compile=False)
+        for version in ("1", "2")
+    ]
+    assert len(ensemble_members(ensemble)) == 2
+    # Fine-tuning freezes batch norm: it must reach the members' layers too.
+    assert sum(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in all_layers(ensemble)
+    ) == 2 * sum(isinstance(layer, keras.layers.BatchNormalization) for layer in members[0].layers)
+    inputs = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+    expected = (np.asarray(members[0](inputs)) + np.asarray(members[1](inputs))) / 2
+    np.testing.assert_allclose(np.asarray(ensemble(inputs)), expected, atol=1e-6)
+    clear_cache()
+    classifier = load_classifier("letters", tmp_path, "4")
+    np.testing.assert_allclose(classifier.probabilities(inputs), expected, atol=1e-5)  # folded members
+
+    with pytest.raises(CommandError, match="different splits"):
+        call_command("ensemble_model", "--kind", "letters", "--members", "1,3", **quiet)
+    with pytest.raises(CommandError, match="at least two"):
+        call_command("ensemble_model", "--kind", "letters", "--members", "1", **quiet)

@@ -219,13 +219,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--keep", type=Path, help="keep the generated pages in this folder")
     parser.add_argument("--templates", default="check,sample_form", help="which bundled forms to generate")
+    parser.add_argument(
+        "--full", action="store_true", help="write every comb box (the busiest page; for the speed figure)"
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_forms_"))
     try:
         page_dir = args.keep or workdir
         names = [name.strip() for name in args.templates.split(",") if name.strip()]
-        paths = generate(page_dir, args.count, args.seed, names, args.split)
+        paths = generate(page_dir, args.count, args.seed, names, args.split, args.full)
         kinds = available_model_kinds(args.model_dir)
         missing = sorted({"digits", "letters", "alnum"} - kinds)
         from recognition.engine.classify import resolve_version

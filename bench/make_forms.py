@@ -385,9 +385,16 @@ def _decimal_mark(separator: str, char_height: int, rng: np.random.Generator) ->
 # --------------------------------------------------------------------------- field texts
 
 
-def random_field_text(field: dict, rng: np.random.Generator) -> str:
-    """Plausible content for a field: what a person would write there."""
+def random_field_text(field: dict, rng: np.random.Generator, full: bool = False) -> str:
+    """Plausible content for a field: what a person would write there.
+
+    full: every box of a comb field is written (digits to length, names padded with random
+    capitals), the busiest page a form can be, for speed measurements.
+    """
     kind, cells = field["kind"], field["cells"]
+    if full and cells and kind in ("digits", "letters"):
+        alphabet = "0123456789" if kind == "digits" else "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        return "".join(alphabet[index] for index in rng.integers(0, len(alphabet), cells))
     if kind == "date":
         year = int(rng.integers(1940, 2031))
         month = int(rng.integers(1, 13))
@@ -516,6 +523,7 @@ def make_page(
     rng: np.random.Generator,
     strength: float = 1.0,
     texts: dict[str, str] | None = None,
+    full: bool = False,
 ) -> tuple[np.ndarray, dict]:
     """Fill a blank template with handwriting and scan it; returns (page image, truth)."""
     page = template_image.copy()
@@ -523,7 +531,7 @@ def make_page(
     for field in template["fields"]:
         text = (texts or {}).get(field["name"])
         if text is None:
-            text = random_field_text(field, rng)
+            text = random_field_text(field, rng, full)
         write_field(page, field, text, handwriting, rng)
         truth_fields.append({"name": field["name"], "kind": field["kind"], "text": text})
     scanned, homography = degrade(page, rng, strength)
@@ -535,8 +543,13 @@ def make_page(
     return scanned, truth
 
 
-def generate(out_dir: Path, count: int, seed: int, template_names: list[str], split: str) -> list[Path]:
-    """Write count pages per template as JPEG plus <stem>.truth.json; returns the page paths."""
+def generate(
+    out_dir: Path, count: int, seed: int, template_names: list[str], split: str, full: bool = False
+) -> list[Path]:
+    """Write count pages per template as JPEG plus <stem>.truth.json; returns the page paths.
+
+    full: every comb box written (see random_field_text).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     handwriting = load_handwriting(split=split)
     rng = np.random.default_rng(seed)
@@ -544,7 +557,7 @@ def generate(out_dir: Path, count: int, seed: int, template_names: list[str], sp
     for name in template_names:
         template_image, template = TEMPLATE_DRAWERS[name]()
         for index in range(count):
-            image, truth = make_page(template_image, template, handwriting, rng)
+            image, truth = make_page(template_image, template, handwriting, rng, full=full)
             stem = f"{name}-{seed}-{index:04d}"
             cv2.imwrite(str(out_dir / f"{stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
             (out_dir / f"{stem}.truth.json").write_text(json.dumps(truth, indent=1) + "\n")

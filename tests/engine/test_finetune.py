@@ -130,3 +130,46 @@ def test_fine_tuning_rejects_labels_outside_the_model():
         finetune.fine_tune(model, inputs, np.array([0, 1, 2, 0]), inputs, np.array([0, 1, 2, 0]), options)
     with pytest.raises(ValueError, match="base data"):
         finetune.fine_tune(model, inputs[:0], np.array([], dtype=int), inputs, np.array([0, 1, 2, 0]))
+
+
+def test_fine_tuning_an_ensemble_trains_each_member_and_keeps_batch_norm():
+    import keras
+
+    from recognition.engine.networks import build_ensemble, ensemble_members
+
+    def make_member():
+        inputs = keras.Input((28, 28, 1))
+        tensor = keras.layers.Conv2D(4, 3, strides=2)(inputs)
+        tensor = keras.layers.BatchNormalization()(tensor)
+        tensor = keras.layers.Flatten()(keras.layers.ReLU()(tensor))
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(tensor))
+
+    keras.utils.set_random_seed(0)
+    ensemble = build_ensemble([make_member(), make_member()])
+    generator = np.random.default_rng(0)
+    inputs = generator.random((64, 28, 28, 1)).astype("float32")
+    labels = generator.integers(0, 3, 64)
+    members = ensemble_members(ensemble)
+    before = [[weight.copy() for weight in member.get_weights()] for member in members]
+    norms = [
+        [layer.get_weights() for layer in member.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        for member in members
+    ]
+    assert all(len(member_norms) == 1 for member_norms in norms)
+    options = finetune.FineTuneOptions(steps=4, batch_size=16, augment=False)
+    result = finetune.fine_tune(ensemble, inputs, labels, inputs[:8], labels[:8], options)
+    assert len(result.history["accuracy"]) == 4  # one averaged curve for the card
+    for trained, old_weights, old_norms in zip(members, before, norms, strict=True):
+        new_weights = trained.get_weights()
+        assert any(not np.allclose(old, new) for old, new in zip(old_weights, new_weights, strict=True))
+        new_norms = [
+            layer.get_weights()
+            for layer in trained.layers
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        for old, new in zip(old_norms, new_norms, strict=True):
+            for old_array, new_array in zip(old, new, strict=True):
+                np.testing.assert_array_equal(old_array, new_array)
+    # The ensemble still averages its (changed) members.
+    expected = (np.asarray(members[0](inputs[:4])) + np.asarray(members[1](inputs[:4]))) / 2
+    np.testing.assert_allclose(np.asarray(ensemble(inputs[:4])), expected, atol=1e-6)

@@ -173,3 +173,26 @@ def test_fine_tuning_an_ensemble_trains_each_member_and_keeps_batch_norm():
     # The ensemble still averages its (changed) members.
     expected = (np.asarray(members[0](inputs[:4])) + np.asarray(members[1](inputs[:4]))) / 2
     np.testing.assert_allclose(np.asarray(ensemble(inputs[:4])), expected, atol=1e-6)
+
+
+def test_fine_tuned_weights_are_mixed_with_the_originals_by_keep_share():
+    generator = np.random.default_rng(1)
+    inputs = generator.random((32, 28, 28, 1)).astype("float32")
+    labels = generator.integers(0, 3, 32)
+
+    def tuned(keep_share):
+        model = tiny_classifier(3)
+        original = model.get_weights()
+        options = finetune.FineTuneOptions(steps=3, batch_size=8, augment=False, keep_share=keep_share)
+        finetune.fine_tune(model, inputs, labels, inputs[:4], labels[:4], options)
+        return original, model.get_weights()
+
+    original, full = tuned(0.0)
+    assert any(not np.allclose(old, new) for old, new in zip(original, full, strict=True))
+    _, kept = tuned(1.0)
+    for old, new in zip(original, kept, strict=True):
+        np.testing.assert_allclose(new, old, atol=1e-6)
+    _, half = tuned(0.5)
+    # The same seeded run, so the fine-tuned end point is `full`: half-way between it and the start.
+    for old, new, mixed in zip(original, full, half, strict=True):
+        np.testing.assert_allclose(mixed, (old + new) / 2, atol=1e-5)

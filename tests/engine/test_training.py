@@ -13,6 +13,19 @@ from recognition.engine import datasets, train
 from recognition.engine.classify import clear_cache, load_classifier
 
 FEMNIST_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
+# train_model arguments for a letters model trained for seconds (two batches of one epoch).
+TINY_LETTERS = [
+    "--kind",
+    "letters",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "2",
+    "--width",
+    "4",
+    "--batch-size",
+    "16",
+]
 
 
 def synthetic_digits(count, seed):
@@ -110,20 +123,8 @@ def test_classify_command_prints_label_and_confidence_per_image(tiny_model_dir, 
 @pytest.mark.skipif(not FEMNIST_DEV.exists(), reason="needs ../shared/data/femnist-dev")
 def test_train_model_command_writes_next_version_and_activates_only_the_first(tmp_path, settings):
     settings.MODEL_DIR = tmp_path
-    arguments = [
-        "--kind",
-        "letters",
-        "--epochs",
-        "1",
-        "--steps-per-epoch",
-        "2",
-        "--width",
-        "4",
-        "--batch-size",
-        "16",
-    ]
-    call_command("train_model", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
-    call_command("train_model", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("train_model", *TINY_LETTERS, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("train_model", *TINY_LETTERS, stdout=io.StringIO(), stderr=io.StringIO())
     assert (tmp_path / "letters" / "ACTIVE").read_text().strip() == "1"
     card = json.loads((tmp_path / "letters" / "2" / "card.json").read_text())
     assert card["classes"] == datasets.CAPITAL_CLASSES and card["epochs_run"] == 1
@@ -155,18 +156,7 @@ def test_ensemble_model_averages_members_of_one_split_and_refuses_mixed_splits(t
     from recognition.engine.networks import all_layers, ensemble_members
 
     settings.MODEL_DIR = tmp_path
-    tiny = [
-        "--kind",
-        "letters",
-        "--epochs",
-        "1",
-        "--steps-per-epoch",
-        "2",
-        "--width",
-        "4",
-        "--batch-size",
-        "16",
-    ]
+    tiny = TINY_LETTERS
     quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
     call_command("train_model", *tiny, **quiet)
     call_command("train_model", *tiny, "--seed", "1", "--split-seed", "0", **quiet)  # same validation

@@ -10,7 +10,7 @@ import numpy as np
 
 from recognition.engine.align import MIN_SCORE, Alignment, TemplateFeatures, align_page, template_features
 from recognition.engine.fields import field_result
-from recognition.engine.segment import best_cut_path, resolve_group, segment_field
+from recognition.engine.segment import Segment, best_cut_path, resolve_group, segment_field
 from recognition.engine.templates import KIND_MODELS, FieldSpec, FormTemplate
 
 RESULT_FORMAT = "hwr-form-result/1"
@@ -44,6 +44,25 @@ class CombinedClassifier:
             )
             combined.append(CharPrediction(ranked[0][0], ranked[0][1], ranked[1:4]))
         return combined
+
+
+# A digit fills the line's height; a piece of a touching group shorter than this share of the
+# group's height is a stroke cut off a wider digit (the tail of a 2 read as "1"), not a digit.
+DIGIT_PIECE_MIN_HEIGHT = 0.6
+DIGIT_KINDS = ("digits", "date", "amount")
+
+
+def piece_plausibility(segment: Segment, key: tuple[int, int], kind: str) -> float:
+    """How plausible a candidate piece of a touching group is as one character, by its shape (0..1).
+
+    It scales the classifier's confidence when the cut path is chosen, which alone trusts a model
+    that is sure of almost anything, a stub of a stroke included.
+    """
+    if kind not in DIGIT_KINDS:
+        return 1.0
+    piece_height = segment.choices.pieces[key][1][3]
+    group_height = max(segment.box[3], 1)
+    return min(1.0, piece_height / (DIGIT_PIECE_MIN_HEIGHT * group_height))
 
 
 @dataclass
@@ -144,7 +163,10 @@ class FormReader:
                         pieces = {key: by_key[(index, position, key)] for key in segment.choices.pieces}
                         path = best_cut_path(
                             segment.choices,
-                            {key: prediction.confidence for key, prediction in pieces.items()},
+                            {
+                                key: prediction.confidence * piece_plausibility(segment, key, spec.kind)
+                                for key, prediction in pieces.items()
+                            },
                         )
                         for first, last in zip(path[:-1], path[1:], strict=True):
                             if (first, last) in pieces:

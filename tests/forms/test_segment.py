@@ -164,3 +164,25 @@ def test_locate_comb_box_in_a_loose_crop():
     assert abs(width - box[2]) <= 2 and abs(height - box[3]) <= 2
     blank = np.full((50, 200), 250, np.uint8)
     assert locate_comb_box(blank, 5) == (0, 0, 200, 50)
+
+
+def test_a_stub_cut_off_a_digit_is_not_a_plausible_digit():
+    from recognition.engine.forms import piece_plausibility
+    from recognition.engine.segment import CutChoices, Segment
+
+    blank = np.zeros((1, 1), np.uint8)
+    # A 2 with a long base (40 px tall blob): the whole, the 2 without the base's end, and the end.
+    pieces = {
+        (0, 2): (blank, (0, 0, 40, 40)),
+        (0, 1): (blank, (0, 0, 28, 40)),
+        (1, 2): (blank, (28, 30, 12, 6)),
+    }
+    group = Segment("group", (0, 0, 40, 40), choices=CutChoices(3, pieces, [0, 2]))
+    assert piece_plausibility(group, (0, 2), "amount") == 1.0
+    assert piece_plausibility(group, (1, 2), "amount") < 0.3
+    assert piece_plausibility(group, (1, 2), "letters") == 1.0  # only digit fields know digits' height
+    # The classifier is sure of "2" + "1", less of the whole; the stub's shape settles it.
+    confidences = {(0, 2): 0.9, (0, 1): 0.999, (1, 2): 0.999}
+    assert best_cut_path(group.choices, confidences) == [0, 1, 2]
+    weighted = {key: value * piece_plausibility(group, key, "amount") for key, value in confidences.items()}
+    assert best_cut_path(group.choices, weighted) == [0, 2]

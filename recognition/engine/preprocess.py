@@ -118,6 +118,7 @@ def augment_batch(
     zoom: tuple[float, float] = (0.85, 1.12),
     shift_pixels: float = 2.0,
     stroke_change_probability: float = 0.3,
+    artifact_probability: float = 0.0,
 ) -> np.ndarray:
     """Random rotation, shear, zoom, shift and stroke width on a (N, 28, 28[, 1]) float batch; never flips."""
     squeeze = batch.ndim == 4
@@ -157,4 +158,46 @@ def augment_batch(
             warped = cv2.dilate(warped, kernel)
         output[index] = warped
     output = np.clip(output, 0.0, 1.0)
+    if artifact_probability > 0:
+        for index in np.flatnonzero(generator.random(count) < artifact_probability):
+            output[index] = form_artifacts(output[index], generator)
     return output[..., None] if squeeze else output
+
+
+def form_artifacts(image: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """What a printed box does to a character written in it, on a prepared 28x28 image (0..1).
+
+    One of: a band of the stroke lost where it ran along the box's top or bottom rule (removed with
+    the rule), a band lost along a side wall, or a short piece of the neighbouring character's
+    stroke leaning in at a side. The result is prepared again (cropped, fitted, centred) as the
+    reader would prepare the crop.
+    """
+    original = np.asarray(image, dtype=np.float32)
+    image = original.copy()
+    rows = np.flatnonzero(image.max(axis=1) > INK_THRESHOLD)
+    columns = np.flatnonzero(image.max(axis=0) > INK_THRESHOLD)
+    if len(rows) < 6 or len(columns) < 3:
+        return original
+    choice = generator.integers(0, 3)
+    thickness = int(generator.integers(1, 3))
+    if choice == 0:  # along the top or bottom rule
+        edge = rows[0] if generator.random() < 0.5 else rows[-1] - thickness + 1
+        start = int(np.clip(edge + generator.integers(0, 3) * (1 if edge == rows[0] else -1), 0, 27))
+        image[start : start + thickness, :] = 0.0
+    elif choice == 1:  # along a side wall
+        edge = columns[0] if generator.random() < 0.5 else columns[-1] - thickness + 1
+        image[:, max(0, edge) : edge + thickness] = 0.0
+    else:  # a neighbour's stroke at a side
+        left = generator.random() < 0.5
+        x = (
+            int(columns[0] - generator.integers(1, 3))
+            if left
+            else int(columns[-1] + generator.integers(1, 3))
+        )
+        x = int(np.clip(x, 0, 27))
+        top = int(generator.integers(rows[0], max(rows[0] + 1, rows[-1] - 4)))
+        length = int(generator.integers(4, 10))
+        cv2.line(image, (x, top), (x + int(generator.integers(-2, 3)), min(27, top + length)), 1.0, thickness)
+    if image.sum() < 0.5 * original.sum():
+        return original  # too little left to be the labelled character
+    return prepare_character(image)

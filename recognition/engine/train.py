@@ -164,6 +164,7 @@ def make_batch_feeder(
     seed: int = 0,
     steps_per_epoch: int | None = None,
     probabilities: np.ndarray | None = None,
+    artifact_probability: float = 0.0,
 ):
     """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch."""
     import keras
@@ -197,7 +198,7 @@ def make_batch_feeder(
             chosen = self.order[index * batch_size : (index + 1) * batch_size]
             batch = inputs[chosen]
             if augment:
-                batch = augment_batch(batch, self.generator)
+                batch = augment_batch(batch, self.generator, artifact_probability=artifact_probability)
             return batch, labels[chosen]
 
     return BatchFeeder()
@@ -233,6 +234,8 @@ class TrainingOptions:
     augment: bool = True
     balance_power: float = 0.0
     steps_per_epoch: int | None = None
+    # Share of training images given what a printed box does to handwriting (preprocess.form_artifacts).
+    artifact_probability: float = 0.0
     seed: int = 0
 
 
@@ -262,6 +265,7 @@ def fit(
         options.seed,
         options.steps_per_epoch,
         probabilities,
+        options.artifact_probability if options.augment else 0.0,
     )
     steps = len(feeder)
     total_steps = max(1, steps * options.epochs)

@@ -5,6 +5,7 @@ import pytest
 
 from recognition.engine.preprocess import (
     augment_batch,
+    form_artifacts,
     ink_is_dark,
     prepare_batch,
     prepare_character,
@@ -90,3 +91,28 @@ def test_augmentation_changes_images_but_never_mirrors_them():
     same = (augmented * letter).sum(axis=(1, 2))
     flipped = (augmented * mirrored).sum(axis=(1, 2))
     assert (same > flipped).all()
+
+
+def test_form_artifacts_damage_like_a_box_and_keep_the_framing():
+    seven = prepare_character(dark_seven_on_paper())
+    changed = 0
+    for seed in range(30):
+        damaged = form_artifacts(seven, np.random.default_rng(seed))
+        assert damaged.shape == (28, 28) and damaged.dtype == np.float32
+        assert damaged.min() >= 0.0 and damaged.max() <= 1.0
+        # Prepared again: the damaged character is centred by mass like any input.
+        row, column = centre_of_mass(damaged)
+        assert abs(row - 13.5) < 1.5 and abs(column - 13.5) < 1.5
+        changed += not np.allclose(damaged, seven, atol=0.05)
+    assert changed >= 25
+    again = form_artifacts(seven, np.random.default_rng(3))
+    np.testing.assert_array_equal(again, form_artifacts(seven, np.random.default_rng(3)))
+
+
+def test_augmentation_without_artifacts_is_unchanged_by_the_option():
+    batch = np.repeat(prepare_character(dark_seven_on_paper())[None, :, :, None], 8, axis=0)
+    plain = augment_batch(batch, np.random.default_rng(5))
+    same = augment_batch(batch, np.random.default_rng(5), artifact_probability=0.0)
+    np.testing.assert_array_equal(plain, same)
+    with_artifacts = augment_batch(batch, np.random.default_rng(5), artifact_probability=1.0)
+    assert not np.allclose(with_artifacts, plain)

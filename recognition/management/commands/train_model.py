@@ -35,6 +35,12 @@ class Command(BaseCommand):
         parser.add_argument("--balance", type=float, default=None, help="class balancing power 0..1")
         parser.add_argument("--no-augment", action="store_true")
         parser.add_argument(
+            "--form-artifacts",
+            type=float,
+            default=0.0,
+            help="share of training images with box-rule damage or a neighbour's stroke (0..1)",
+        )
+        parser.add_argument(
             "--no-lookalikes", action="store_true", help="letters: skip lower-case lookalikes"
         )
         parser.add_argument(
@@ -97,6 +103,7 @@ class Command(BaseCommand):
             augment=not options["no_augment"],
             balance_power=balance,
             steps_per_epoch=options["steps_per_epoch"],
+            artifact_probability=options["form_artifacts"],
             seed=options["seed"],
         )
         bar = None

@@ -194,7 +194,8 @@ def fine_tune(
             self.epoch_index = epoch
 
     started = time.monotonic()
-    original = [weight.copy() for weight in model.get_weights()]
+    # get_weights() returns copies; only needed when they are mixed back in below.
+    original = model.get_weights() if options.keep_share > 0 else None
     history = trained.fit(feeder, epochs=epochs, callbacks=[Progress()], verbose=0).history
     if options.keep_share > 0:
         # Weight-space interpolation between the model before and after fine-tuning (as in WiSE-FT,

@@ -49,7 +49,6 @@ class CombinedClassifier:
 # A digit fills the line's height; a piece of a touching group shorter than this share of the
 # group's height is a stroke cut off a wider digit (the tail of a 2 read as "1"), not a digit.
 DIGIT_PIECE_MIN_HEIGHT = 0.6
-DIGIT_KINDS = ("digits", "date", "amount")
 
 
 def piece_plausibility(segment: Segment, key: tuple[int, int], kind: str) -> float:
@@ -58,7 +57,7 @@ def piece_plausibility(segment: Segment, key: tuple[int, int], kind: str) -> flo
     It scales the classifier's confidence when the cut path is chosen, which alone trusts a model
     that is sure of almost anything, a stub of a stroke included.
     """
-    if kind not in DIGIT_KINDS:
+    if KIND_MODELS[kind] != "digits":
         return 1.0
     piece_height = segment.choices.pieces[key][1][3]
     group_height = max(segment.box[3], 1)

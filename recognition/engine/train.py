@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -434,10 +435,30 @@ def write_version(
     version_dir: Path,
     card_extra: dict,
 ) -> dict:
-    """Save model.keras, card.json and the three plots into version_dir; returns the card."""
+    """Save model.keras, card.json and the plots into a new version_dir; returns the card.
+
+    A failure part-way (disk full, a plot that cannot be drawn) removes the folder again, so a
+    half-written version never looks like a model.
+    """
+    version_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        return _write_version_files(model, data, report, history, kind, version_dir, card_extra)
+    except BaseException:
+        shutil.rmtree(version_dir, ignore_errors=True)
+        raise
+
+
+def _write_version_files(
+    model,
+    data: TrainingData,
+    report: dict,
+    history: dict,
+    kind: str,
+    version_dir: Path,
+    card_extra: dict,
+) -> dict:
     import keras
 
-    version_dir.mkdir(parents=True, exist_ok=False)
     # Save an uncompiled copy: serving needs no optimizer state, and leaving it out shrinks the file 3x.
     inference_model = keras.models.clone_model(model)
     inference_model.set_weights(model.get_weights())

@@ -189,3 +189,32 @@ def test_ensemble_model_averages_members_of_one_split_and_refuses_mixed_splits(t
         call_command("ensemble_model", "--kind", "letters", "--members", "1,3", **quiet)
     with pytest.raises(CommandError, match="at least two"):
         call_command("ensemble_model", "--kind", "letters", "--members", "1", **quiet)
+
+
+def test_a_version_that_fails_to_write_leaves_no_folder(tiny_model_dir, tmp_path, monkeypatch):
+    import keras
+
+    model = keras.models.load_model(tiny_model_dir / "digits" / "1" / "model.keras", compile=False)
+    data = train.TrainingData(
+        classes=list(datasets.DIGIT_CLASSES),
+        train_inputs=np.zeros((2, 28, 28, 1), np.float32),
+        train_labels=np.zeros(2, int),
+        validation_inputs=np.zeros((2, 28, 28, 1), np.float32),
+        validation_labels=np.zeros(2, int),
+    )
+    report = train.evaluate(model, data)
+
+    def broken_plot(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(train, "plot_confusion", broken_plot)
+    with pytest.raises(OSError, match="No space"):
+        train.write_version(model, data, report, {}, "digits", tmp_path / "digits" / "2", {})
+    assert not (tmp_path / "digits" / "2").exists()
+
+
+def test_train_model_refuses_an_artifact_share_outside_0_to_1(settings, tmp_path):
+    settings.MODEL_DIR = tmp_path
+    with pytest.raises(CommandError, match="0..1"):
+        call_command("train_model", *TINY_LETTERS, "--form-artifacts", "1.5", stdout=io.StringIO())
+    assert not (tmp_path / "letters").exists()

@@ -9,8 +9,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.classify import KINDS, model_versions
 
-FEMNIST_DEV_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "femnist-dev"
-
 
 class Command(BaseCommand):
     help = (
@@ -45,7 +43,10 @@ class Command(BaseCommand):
                 f"no {kind} version {', '.join(missing)} with weights "
                 f"(available: {', '.join(available) or 'none'})"
             )
-        cards = [json.loads((kind_dir / version / "card.json").read_text()) for version in versions]
+        try:
+            cards = [json.loads((kind_dir / version / "card.json").read_text()) for version in versions]
+        except (OSError, ValueError) as error:
+            raise CommandError(f"a member's card.json cannot be read: {error}") from error
         split_seeds = {card.get("data", {}).get("femnist_writers", {}).get("split_seed", 0) for card in cards}
         if len(split_seeds) != 1:
             raise CommandError(
@@ -54,7 +55,7 @@ class Command(BaseCommand):
             )
         split_seed = split_seeds.pop()
         mnist_dir = options["mnist_dir"] or Path(settings.DATA_DIR) / "mnist"
-        femnist_dir = options["femnist_dir"] or FEMNIST_DEV_DIR
+        femnist_dir = options["femnist_dir"] or Path(settings.FEMNIST_DIR)
         data = train.assemble_data(
             kind,
             mnist_dir if kind != "letters" else None,

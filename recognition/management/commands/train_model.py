@@ -11,8 +11,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.classify import KINDS, model_versions, resolve_version
 
-FEMNIST_DEV_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "femnist-dev"
-
 
 class Command(BaseCommand):
     help = "Train a character CNN and write models/<kind>/<next version>/ (model, card, plots)."
@@ -63,9 +61,13 @@ class Command(BaseCommand):
         from recognition.engine import train
 
         kind = options["kind"]
+        if not 0.0 <= options["form_artifacts"] <= 1.0:
+            raise CommandError(
+                f"--form-artifacts is a share of images, 0..1, not {options['form_artifacts']}"
+            )
         model_dir = Path(settings.MODEL_DIR)
         mnist_dir = options["mnist_dir"] or Path(settings.DATA_DIR) / "mnist"
-        femnist_dir = options["femnist_dir"] or FEMNIST_DEV_DIR
+        femnist_dir = options["femnist_dir"] or Path(settings.FEMNIST_DIR)
         mnist_present = any(
             (mnist_dir / name).exists() for name in ("train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz")
         )

@@ -187,6 +187,86 @@ def read_all(model_dir: Path, paths: list[Path], processes: int) -> tuple[dict, 
     return results, elapsed, cpu_seconds
 
 
+def _error_row(aligned: np.ndarray, spec, truth_text: str, read_field: dict, stem: str) -> np.ndarray:
+    """One wrong field as a picture: caption, the aligned field with the read boxes, and the
+    character images the classifier was given (as the network sees them, 28x28, white on black)."""
+    from recognition.engine.preprocess import prepare_character
+    from recognition.engine.segment import segment_field
+
+    x, y, width, height = spec.box
+    margin = height // 3
+    left, top = max(0, x - margin), max(0, y - margin)
+    crop = cv2.cvtColor(aligned[top : y + height + margin, left : x + width + margin], cv2.COLOR_GRAY2BGR)
+    for char in read_field.get("chars", []):
+        char_x, char_y, char_width, char_height = char["box"]
+        color = (0, 160, 0) if char["confidence"] >= 0.9 else (0, 0, 220)  # BGR: red when unsure
+        corner = (char_x - left + char_width - 1, char_y - top + char_height - 1)
+        cv2.rectangle(crop, (char_x - left, char_y - top), corner, color, 1)
+    scale = 96 / crop.shape[0]
+    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    # Comb cells and free-field components as the geometric segmentation gives them; touching groups
+    # in free fields are shown cut where the reader would cut them without recognition.
+    inputs = [
+        prepare_character(segment.image)
+        for segment in segment_field(aligned, spec.box, spec.cells, spec.kind)
+        if segment.kind == "char"
+    ]
+    tiles = [
+        cv2.cvtColor(cv2.resize((image * 255).astype(np.uint8), (56, 56)), cv2.COLOR_GRAY2BGR)
+        for image in inputs
+    ]
+    strip = np.concatenate([np.pad(tile, ((0, 0), (0, 4), (0, 0)), constant_values=255) for tile in tiles], 1)
+    confidences = " ".join(f"{char['text']}{char['confidence']:.2f}" for char in read_field.get("chars", []))
+    width = max(crop.shape[1], strip.shape[1], 640)
+    caption = np.full((40, width, 3), 255, np.uint8)
+    text = f"{stem} {spec.name}: {truth_text} -> {read_field['text']}"
+    cv2.putText(caption, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(caption, confidences, (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
+    parts = [caption, crop, strip]
+    return np.concatenate(
+        [np.pad(part, ((0, 2), (0, width - part.shape[1]), (0, 0)), constant_values=255) for part in parts]
+    )
+
+
+def write_error_sheets(
+    reader, templates: dict, paths: list[Path], results: dict, kinds: tuple, out_dir: Path
+) -> int:
+    """Draw every wrong field of the given kinds (see _error_row), 10 to a sheet (errors-NN.png) in
+    out_dir. Returns how many wrong fields were drawn."""
+    from recognition.engine.align import align_page
+
+    rows = []
+    for path in paths:
+        result = results[str(path)]
+        if "error" in result:
+            continue
+        truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
+        read = {field["name"]: field for field in result["fields"]}
+        wrong = [
+            field
+            for field in truth["fields"]
+            if field["kind"] in kinds and read.get(field["name"], {}).get("text") != field["text"]
+        ]
+        if not wrong:
+            continue
+        template = templates[truth["template"]]
+        aligned = align_page(load_page(path), reader.features(template)).aligned
+        specs = {spec.name: spec for spec in template.fields}
+        for field in wrong:
+            rows.append(
+                _error_row(aligned, specs[field["name"]], field["text"], read[field["name"]], path.stem)
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for sheet, start in enumerate(range(0, len(rows), 10), start=1):
+        chunk = rows[start : start + 10]
+        width = max(row.shape[1] for row in chunk)
+        padded = [
+            np.pad(row, ((0, 8), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in chunk
+        ]
+        cv2.imwrite(str(out_dir / f"errors-{sheet:02d}.png"), np.concatenate(padded))
+    return len(rows)
+
+
 def tesseract_read(image: np.ndarray, kind: str, workdir: Path) -> str:
     """Tesseract 5 on one field crop, single text line, whitelist of the kind."""
     path = workdir / "field.png"
@@ -218,6 +298,11 @@ def main(argv: list[str] | None = None) -> None:
         "--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", REPO_ROOT / "models"))
     )
     parser.add_argument("--keep", type=Path, help="keep the generated pages in this folder")
+    parser.add_argument(
+        "--errors",
+        type=Path,
+        help="draw every wrong digit, date and amount field into errors-NN.png sheets in this folder",
+    )
     parser.add_argument("--templates", default="check,sample_form", help="which bundled forms to generate")
     parser.add_argument(
         "--full", action="store_true", help="write every comb box (the busiest page; for the speed figure)"
@@ -272,6 +357,18 @@ def main(argv: list[str] | None = None) -> None:
             f"(load average {load_before:.1f} when the run started)"
         )
         score.report("engine accuracy:")
+        if args.errors:
+            from recognition.engine.forms import FormReader
+
+            drawn = write_error_sheets(
+                FormReader(args.model_dir),
+                bench_templates(args.model_dir),
+                paths,
+                results,
+                DIGIT_KINDS,
+                args.errors,
+            )
+            print(f"  {drawn} wrong digit fields drawn in {args.errors}")
 
         if shutil.which("tesseract") is None:
             print("tesseract: not installed (apt-get install -y tesseract-ocr), comparison skipped")

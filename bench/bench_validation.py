@@ -7,8 +7,8 @@ Reads the kind's validation split (femnist-dev writers held out and MNIST train'
 train_model makes them with split seed 0): never data the versions trained on, never MNIST test.
 "With box artifacts" applies recognition.engine.preprocess.form_artifacts to every validation image
 (fixed seed): a band of stroke lost along a rule or a wall, or a neighbour's stroke at a side, as
-the form reader sees characters in comb boxes. Pairs are scored as the average of their outputs,
-which is what `manage.py ensemble_model` builds.
+the form reader sees characters in comb boxes. Pairs (or larger sets, A+B+C) are scored as the
+average of their outputs, which is what `manage.py ensemble_model` builds.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--kind", default="digits", choices=("digits", "letters", "alnum"))
     parser.add_argument("--versions", required=True, help="comma-separated versions")
-    parser.add_argument("--pairs", nargs="*", default=[], help="A+B pairs to score as averages")
+    parser.add_argument("--pairs", nargs="*", default=[], help="A+B (or A+B+C...) sets to score as averages")
     parser.add_argument(
         "--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", REPO_ROOT / "models"))
     )
@@ -77,12 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     for version, (clean, with_artifacts) in outputs.items():
         print(line(version, clean, with_artifacts))
     for pair in arguments.pairs:
-        first, second = pair.split("+")
+        members = pair.split("+")
         print(
             line(
                 pair,
-                (outputs[first][0] + outputs[second][0]) / 2,
-                (outputs[first][1] + outputs[second][1]) / 2,
+                np.mean([outputs[member][0] for member in members], axis=0),
+                np.mean([outputs[member][1] for member in members], axis=0),
             )
         )
 

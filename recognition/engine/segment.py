@@ -183,10 +183,47 @@ def _find_walls(vertical: np.ndarray, expected: np.ndarray, cell_width: float, b
     return walls
 
 
+# Where a stroke runs from one comb cell into the next, the cut between them may be moved this far
+# from the printed wall (in cell widths), to where the stroke is thinnest.
+COMB_CUT_WINDOW = 0.3
+COMB_CUT_CANDIDATES = 3
+
+
+def _comb_cut_candidates(component: np.ndarray, wall: int, window: int, margin: tuple[int, int]) -> list[int]:
+    """Columns near a wall where a touching pair of characters may be cut: the wall itself first, then
+    the columns crossing the fewest strokes with the least ink (component: uint8 mask of the crop)."""
+    low, high = max(margin[0], wall - window), min(margin[1], wall + window + 1)
+    candidates = [wall]
+    if high - low < 2:
+        return candidates
+    part = component[:, low:high]
+    runs = (part[0] > 0).astype(np.float32) + ((part[1:] > 0) & (part[:-1] == 0)).sum(axis=0)
+    ink = part.sum(axis=0).astype(np.float32)
+    columns = np.arange(low, high)
+    cost = runs + 0.3 * ink / max(float(ink.max()), 1.0) + 0.5 * np.abs(columns - wall) / max(window, 1)
+    for index in np.argsort(cost, kind="stable"):
+        if len(candidates) >= COMB_CUT_CANDIDATES:
+            break
+        column = int(columns[index])
+        if all(abs(column - other) >= 3 for other in candidates):
+            candidates.append(column)
+    return candidates
+
+
 def segment_comb(
-    page: np.ndarray, box: tuple[int, int, int, int], cells: int, blank_fraction: float = 0.025
+    page: np.ndarray,
+    box: tuple[int, int, int, int],
+    cells: int,
+    blank_fraction: float = 0.025,
+    keep_groups: bool = False,
 ) -> list[Segment]:
-    """One segment per cell of a comb field ('char' or 'blank'), boxes in page coordinates."""
+    """One segment per cell of a comb field ('char' or 'blank'), boxes in page coordinates.
+
+    A stroke that runs from one cell into the next (characters touching across a wall) is cut at the
+    wall. With keep_groups, the cells such a stroke spans become one 'group' segment instead, whose
+    pieces are each cell's character with the cut at the wall or at a thinner column near it; the
+    reader lets recognition choose (a cut through the middle of a leaning 0 reads badly on both sides).
+    """
     x, y, width, height = box
     cell_width = width / cells
     margin_x, margin_y = max(3, int(cell_width * 0.25)), max(3, int(height * 0.3))
@@ -221,39 +258,107 @@ def segment_comb(
     is_wide = keep & (widths > cell_width * 1.35)
     wide_components = np.flatnonzero(is_wide).tolist()
     cell_of_component = np.where(keep & ~is_wide, cell_of_component, -1)
-    segments = []
     cell_area = cell_width * height
     wall_columns = [int(wall + 0.5) for wall in walls]
     crop_height, crop_width = crop.ink.shape
-    for cell in range(cells):
+
+    def cell_image(cell: int, cuts: dict[int, tuple[int, int]]):
+        """The character of a cell: its own components, plus the parts of wide components between the
+        given columns (label -> (left, right)); None for a blank cell. Returns (image, crop box)."""
         labels_here = np.flatnonzero(cell_of_component == cell)
-        left_wall, right_wall = wall_columns[cell], wall_columns[cell + 1]
-        page_box = _to_page_box(crop, (left_wall, box_y, right_wall - left_wall, height))
-        # Work in the window that holds this cell's components (they may lean over a wall).
-        window_left, window_right = max(0, left_wall), min(crop_width, right_wall)
+        window_left, window_right = max(0, wall_columns[cell]), min(crop_width, wall_columns[cell + 1])
         for label in labels_here:
             window_left = min(window_left, int(stats[label, 0]))
             window_right = max(window_right, int(stats[label, 0] + stats[label, 2]))
+        for label, (cut_left, cut_right) in cuts.items():
+            # A cut moved past the wall reaches out of the cell: widen the window to it.
+            left, right = int(stats[label, 0]), int(stats[label, 0] + stats[label, 2])
+            if min(cut_right, right) > max(cut_left, left):
+                window_left = min(window_left, max(0, cut_left, left))
+                window_right = max(window_right, min(crop_width, cut_right, right))
         lookup = np.zeros(count, np.uint8)
         lookup[labels_here] = 1
         window_labels = labels[:, window_left:window_right]
         mask_window = lookup[window_labels]
-        for label in wide_components:
-            # A stroke running into the neighbouring cell (touching characters): split it at the walls.
-            inner_left, inner_right = max(left_wall, window_left) - window_left, right_wall - window_left
+        for label, (cut_left, cut_right) in cuts.items():
+            inner_left = max(cut_left, window_left) - window_left
+            inner_right = max(inner_left, min(cut_right, window_right) - window_left)
             mask_window[:, inner_left:inner_right] |= (
                 window_labels[:, inner_left:inner_right] == label
             ).astype(np.uint8)
-        ink_pixels = int(mask_window.sum())
-        if ink_pixels < blank_fraction * cell_area:
-            segments.append(Segment("blank", page_box))
-            continue
+        if int(mask_window.sum()) < blank_fraction * cell_area:
+            return None
         rows = np.flatnonzero(mask_window.any(axis=1))
         if rows[-1] - rows[0] + 1 < height * 0.25:
-            segments.append(Segment("blank", page_box))
+            return None
+        return _character_image(crop, mask_window, (window_left, 0))
+
+    def wall_cuts(cell: int) -> dict[int, tuple[int, int]]:
+        return {label: (wall_columns[cell], wall_columns[cell + 1]) for label in wide_components}
+
+    # Cells spanned by exactly one wide component (and no other) can be cut by recognition.
+    groups: dict[int, tuple[int, Segment]] = {}
+    if keep_groups:
+        covered: dict[int, int] = {}
+        spans = {}
+        for label in wide_components:
+            left, right = int(stats[label, 0]), int(stats[label, 0] + stats[label, 2])
+            first = max(0, int(np.searchsorted(walls, left + 1)) - 1)
+            last = min(cells - 1, int(np.searchsorted(walls, right - 1)) - 1)
+            spans[label] = (first, last, left, right)
+            for cell in range(first, last + 1):
+                covered[cell] = covered.get(cell, 0) + 1
+        for label, (first, last, left, right) in spans.items():
+            if last <= first or any(covered[cell] > 1 for cell in range(first, last + 1)):
+                continue
+            component = (labels == label).astype(np.uint8)
+            window = max(2, int(cell_width * COMB_CUT_WINDOW))
+            margin = (left + 2, right - 2)
+            # Columns: the component's left end, the candidates at each inner wall, its right end.
+            steps = [[min(left, wall_columns[first])]]
+            steps += [
+                _comb_cut_candidates(component, wall_columns[wall], window, margin)
+                for wall in range(first + 1, last + 1)
+            ]
+            steps.append([max(right, wall_columns[last + 1])])
+            columns, index_of = [], []
+            for step in steps:
+                index_of.append(list(range(len(columns), len(columns) + len(step))))
+                columns.extend(step)
+            pieces = {}
+            for offset, cell in enumerate(range(first, last + 1)):
+                for start_index, start in zip(index_of[offset], steps[offset], strict=True):
+                    for stop_index, stop in zip(index_of[offset + 1], steps[offset + 1], strict=True):
+                        cuts = wall_cuts(cell)
+                        cuts[label] = (start, stop)
+                        found = cell_image(cell, cuts)
+                        if found is not None:
+                            pieces[(start_index, stop_index)] = (found[0], _to_page_box(crop, found[1]))
+            default = [indices[0] for indices in index_of]
+            default_cells = [(a, b) for a, b in zip(default[:-1], default[1:], strict=True)]
+            if not all(key in pieces for key in default_cells):
+                continue  # a cell blank at the wall cut: leave the simple cut alone
+            page_box = _to_page_box(crop, (left, box_y, right - left, height))
+            group = Segment("group", page_box, choices=CutChoices(len(columns), pieces, default))
+            groups[first] = (last, group)
+
+    segments = []
+    cell = 0
+    while cell < cells:
+        if cell in groups:
+            last, group = groups[cell]
+            segments.append(group)
+            cell = last + 1
             continue
-        image, local_box = _character_image(crop, mask_window, (window_left, 0))
-        segments.append(Segment("char", _to_page_box(crop, local_box), image))
+        page_box = _to_page_box(
+            crop, (wall_columns[cell], box_y, wall_columns[cell + 1] - wall_columns[cell], height)
+        )
+        found = cell_image(cell, wall_cuts(cell))
+        if found is None:
+            segments.append(Segment("blank", page_box))
+        else:
+            segments.append(Segment("char", _to_page_box(crop, found[1]), found[0]))
+        cell += 1
     return segments
 
 
@@ -591,7 +696,7 @@ def segment_field(
     reader keeps them, to let recognition choose the cuts).
     """
     if cells:
-        return segment_comb(page, box, cells)
+        return segment_comb(page, box, cells, keep_groups=keep_groups)
     segments = segment_free(page, box, kind)
     if keep_groups:
         return segments

@@ -157,6 +157,36 @@ def sampling_weights(labels: np.ndarray, num_classes: int, balance_power: float)
     return weights / weights.sum()
 
 
+def add_form_crops(data: TrainingData, path: Path) -> int:
+    """Add labelled character images cut out of forms (bench/make_form_crops.py) to the training set.
+
+    The file holds `images` (N, 28, 28) uint8 already prepared (white ink on black, as
+    prepare_character returns them, times 255), `labels` (indices into `classes`) and `classes`.
+    They join training only: validation stays clean scans of held-out writers. Returns N.
+    """
+    try:
+        with np.load(path) as archive:
+            images, labels, classes = (
+                archive["images"],
+                archive["labels"],
+                [str(name) for name in archive["classes"]],
+            )
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f"{path} is not a form-crops file (images, labels, classes): {error}") from error
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+        raise ValueError(
+            f"{path}: expected (N, 28, 28) images and N labels, got {images.shape} and {labels.shape}"
+        )
+    unknown = sorted(set(classes) - set(data.classes))
+    if unknown:
+        raise ValueError(f"{path} has classes {unknown} that a {'/'.join(data.classes[:3])}... model lacks")
+    mapping = np.array([data.classes.index(name) for name in classes])
+    data.train_inputs = np.concatenate([data.train_inputs, (images.astype(np.float32) / 255.0)[..., None]])
+    data.train_labels = np.concatenate([data.train_labels, mapping[labels]])
+    data.description["train"][f"form crops ({Path(path).name})"] = len(labels)
+    return len(labels)
+
+
 def make_batch_feeder(
     inputs: np.ndarray,
     labels: np.ndarray,

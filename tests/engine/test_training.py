@@ -218,3 +218,53 @@ def test_train_model_refuses_an_artifact_share_outside_0_to_1(settings, tmp_path
     with pytest.raises(CommandError, match="0..1"):
         call_command("train_model", *TINY_LETTERS, "--form-artifacts", "1.5", stdout=io.StringIO())
     assert not (tmp_path / "letters").exists()
+
+
+def _small_data(count=6):
+    images, labels = synthetic_digits(count, seed=3)
+    from recognition.engine.preprocess import prepare_batch
+
+    return train.TrainingData(
+        classes=list(datasets.DIGIT_CLASSES),
+        train_inputs=prepare_batch(list(images)),
+        train_labels=labels,
+        validation_inputs=prepare_batch(list(images[:2])),
+        validation_labels=labels[:2],
+        description={"train": {"synthetic": count}},
+    )
+
+
+def test_form_crops_join_the_training_set_only(tmp_path):
+    data = _small_data()
+    crops = np.zeros((3, 28, 28), np.uint8)
+    crops[:, 10:18, 12:15] = 255
+    path = tmp_path / "crops.npz"
+    # The file's own class order is mapped onto the model's: index 0 here is "7".
+    np.savez(path, images=crops, labels=np.array([0, 1, 1]), classes=np.array(["7", "1"]))
+    assert train.add_form_crops(data, path) == 3
+    assert len(data.train_inputs) == 9 and data.train_inputs.shape[1:] == (28, 28, 1)
+    assert data.train_labels[-3:].tolist() == [7, 1, 1]
+    assert float(data.train_inputs[-1].max()) == 1.0
+    assert len(data.validation_inputs) == 2 and data.description["train"]["form crops (crops.npz)"] == 3
+
+
+def test_form_crops_with_unknown_classes_or_a_bad_file_are_refused(tmp_path):
+    data = _small_data()
+    letters = tmp_path / "letters.npz"
+    np.savez(letters, images=np.zeros((1, 28, 28), np.uint8), labels=np.array([0]), classes=np.array(["A"]))
+    with pytest.raises(ValueError, match="classes"):
+        train.add_form_crops(data, letters)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a form-crops file"):
+        train.add_form_crops(data, broken)
+    assert len(data.train_inputs) == 6
+
+
+def test_train_model_refuses_a_missing_form_crops_file(settings, tmp_path):
+    settings.MODEL_DIR = tmp_path
+    with pytest.raises(CommandError, match="form crops"):
+        call_command(
+            "train_model", *TINY_LETTERS, "--form-crops", str(tmp_path / "none.npz"), stdout=io.StringIO()
+        )
+    assert not (tmp_path / "letters").exists()

@@ -186,3 +186,35 @@ def test_a_stub_cut_off_a_digit_is_not_a_plausible_digit():
     assert best_cut_path(group.choices, confidences) == [0, 1, 2]
     weighted = {key: value * piece_plausibility(group, key, "amount") for key, value in confidences.items()}
     assert best_cut_path(group.choices, weighted) == [0, 2]
+
+
+def _touching_pair_page():
+    """A 3-cell comb with a ring in cell 0 and a wide ring leaning from cell 1 over the wall into cell 0,
+    touching the first ring: one component wider than 1.35 cells."""
+    page, box = _comb_page(cells=3)
+    x, y, _, _ = box
+    cv2.ellipse(page, (x + 17, y + 25), (9, 15), 0, 0, 360, 20, 3)
+    cv2.ellipse(page, (x + 45, y + 25), (19, 15), 0, 0, 360, 20, 3)  # x+26 .. x+64: over the wall
+    return page, box
+
+
+def test_comb_stroke_over_a_wall_becomes_a_group_that_recognition_cuts():
+    page, box = _touching_pair_page()
+    x = box[0]
+    plain = segment_comb(page, box, 3)
+    assert [segment.kind for segment in plain] == ["char", "char", "blank"]
+    grouped = segment_comb(page, box, 3, keep_groups=True)
+    assert [segment.kind for segment in grouped] == ["group", "blank"]
+    choices = grouped[0].choices
+    # The default path cuts at the wall (what the plain segmentation does) and gives one piece a cell.
+    default_pieces = resolve_group(grouped[0], choices.default)
+    assert [segment.box for segment in default_pieces] == [segment.box for segment in plain[:2]]
+    # Other cuts near the wall are offered: the one reaching furthest left gives cell 1 its whole ring.
+    assert len(choices.pieces) > 2
+    keys_of_cell_1 = [key for key in choices.pieces if key[1] == choices.column_count - 1]
+    widest = max(keys_of_cell_1, key=lambda key: choices.pieces[key][1][2])
+    assert choices.pieces[widest][1][0] < x + 40 <= plain[1].box[0]
+    # Recognition that trusts that cut picks it: the path goes through the widest piece's column.
+    confidences = {key: (0.99 if key == widest or key[1] == widest[0] else 0.3) for key in choices.pieces}
+    path = best_cut_path(choices, confidences)
+    assert path[1] == widest[0] and len(resolve_group(grouped[0], path)) == 2

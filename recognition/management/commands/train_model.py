@@ -39,6 +39,12 @@ class Command(BaseCommand):
             help="share of training images with box-rule damage or a neighbour's stroke (0..1)",
         )
         parser.add_argument(
+            "--form-crops",
+            type=Path,
+            default=None,
+            help="add character images cut out of comb boxes (bench/make_form_crops.py .npz) to training",
+        )
+        parser.add_argument(
             "--no-lookalikes", action="store_true", help="letters: skip lower-case lookalikes"
         )
         parser.add_argument(
@@ -65,6 +71,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--form-artifacts is a share of images, 0..1, not {options['form_artifacts']}"
             )
+        if options["form_crops"] and not Path(options["form_crops"]).is_file():
+            raise CommandError(f"no form crops file at {options['form_crops']} (bench/make_form_crops.py)")
         model_dir = Path(settings.MODEL_DIR)
         mnist_dir = options["mnist_dir"] or Path(settings.DATA_DIR) / "mnist"
         femnist_dir = options["femnist_dir"] or Path(settings.FEMNIST_DIR)
@@ -91,6 +99,12 @@ class Command(BaseCommand):
             limit=options["limit"],
             synthetic_variants=options["synthetic"] if options["synthetic"] is not None else 6,
         )
+        if options["form_crops"]:
+            try:
+                added = train.add_form_crops(data, options["form_crops"])
+            except ValueError as error:
+                raise CommandError(str(error)) from error
+            self.stdout.write(f"  + {added} form crops from {options['form_crops']}")
         self.stdout.write(f"  train {len(data.train_labels)}, validation {len(data.validation_labels)}")
         balance = options["balance"]
         if balance is None:

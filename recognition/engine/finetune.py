@@ -61,6 +61,11 @@ class FineTuneOptions:
     # base validation fell 0.10-0.18 pp and the gate refused every run; 0.3 left -0.04..-0.10 pp
     # (N=50 refused) for 69-71 % fewer style errors; 0.5 left -0.03..-0.06 pp for 60-65 % fewer.
     keep_share: float = 0.5
+    # Share of replayed and correction images given box damage (preprocess.form_artifacts). None: as
+    # the champion was trained (retrain reads it from the card). A champion trained with the damage
+    # and fine-tuned without it drifts on the base data: digits@12 (trained with 0.3) lost 0.16 pp
+    # of base validation at N = 300 when its replay was clean.
+    artifact_probability: float | None = None
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -112,7 +117,9 @@ def _mixed_feeder(
             batch = np.concatenate(parts_inputs)
             labels = np.concatenate(parts_labels)
             if options.augment:
-                batch = augment_batch(batch, self.generator)
+                batch = augment_batch(
+                    batch, self.generator, artifact_probability=options.artifact_probability or 0.0
+                )
             return batch, (labels if outputs == 1 else tuple([labels] * outputs))
 
     return MixedFeeder()

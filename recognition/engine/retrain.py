@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,14 @@ def _evaluate(
     }
 
 
+def trained_artifact_share(card: dict) -> float:
+    """The share of box-damaged images a version was trained with (the largest of an ensemble's
+    members; a fine-tuned version's own fine-tuning share), so fine-tuning replays its base data the
+    same way."""
+    sources = [*(card.get("member_options") or []), card.get("options") or {}, card.get("fine_tuning") or {}]
+    return max(float(source.get("artifact_probability") or 0.0) for source in sources)
+
+
 def retrain(
     *,
     kind: str,
@@ -65,6 +74,8 @@ def retrain(
     report_progress = on_progress or (lambda fraction, message: None)
     started = time.monotonic()
     champion_card = json.loads((champion_dir / "card.json").read_text())
+    if options.artifact_probability is None:
+        options = dataclasses.replace(options, artifact_probability=trained_artifact_share(champion_card))
     classes = list(champion_card["classes"])
     if classes != list(base.classes):
         raise ValueError(f"base data classes {base.classes} differ from the model's {classes}")

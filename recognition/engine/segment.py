@@ -473,6 +473,48 @@ def _touches(labels: np.ndarray, component: list, other_labels: list[int], dista
     return bool(np.isin(window, other_labels).any())
 
 
+def _join_detached_bars(components: list, char_height: float) -> None:
+    """Join a 5's top bar written apart from its body to the body (in place; digit fields only).
+
+    A flat stroke at the top of the line is no digit on its own; in handwriting it is the bar of a 5
+    lifted off the paper. The bar starts where the 5's stem ends, so it joins the character on its
+    left when that one ends within a third of a character's height of the bar, else a character it
+    overlaps on its right.
+    """
+    tall_tops = [top for _, top, _, bottom, _ in components if bottom - top >= char_height * 0.6]
+    if not tall_tops:
+        return
+    line_top = float(np.median(tall_tops))
+    index = 0
+    while index < len(components):
+        left, top, right, bottom, _ = components[index]
+        width, height = right - left, bottom - top
+        is_bar = (
+            height < char_height * 0.35
+            and width >= height * 1.5
+            and width < char_height * 1.2
+            and top <= line_top + char_height * 0.3
+        )
+        target = None
+        if is_bar:
+            if index > 0:
+                previous = components[index - 1]
+                if previous[3] - previous[1] >= char_height * 0.6 and left - previous[2] <= char_height / 3:
+                    target = index - 1
+            if target is None and index + 1 < len(components):
+                following = components[index + 1]
+                if following[3] - following[1] >= char_height * 0.6 and following[0] < right:
+                    target = index + 1
+        if target is None:
+            index += 1
+            continue
+        joined = components[target]
+        joined[0], joined[1] = min(joined[0], left), min(joined[1], top)
+        joined[2], joined[3] = max(joined[2], right), max(joined[3], bottom)
+        joined[4] = joined[4] + components[index][4]
+        del components[index]
+
+
 def segment_free(
     page: np.ndarray, box: tuple[int, int, int, int], kind: str, allow_spaces: bool | None = None
 ) -> list[Segment]:
@@ -585,6 +627,9 @@ def segment_free(
                         index -= 1
                         break
         index += 1
+
+    if kind in ("digits", "date", "amount"):
+        _join_detached_bars(merged, char_height)
 
     big = [c for c in merged if (c[3] - c[1]) >= char_height * 0.45]
     baseline = float(np.median([c[3] for c in big])) if big else box_y + height

@@ -196,3 +196,17 @@ def test_fine_tuned_weights_are_mixed_with_the_originals_by_keep_share():
     # The same seeded run, so the fine-tuned end point is `full`: half-way between it and the start.
     for old, new, mixed in zip(original, full, half, strict=True):
         np.testing.assert_allclose(mixed, (old + new) / 2, atol=1e-5)
+
+
+def test_fine_tuning_replays_with_the_box_damage_the_champion_was_trained_with():
+    from recognition.engine.retrain import trained_artifact_share
+
+    assert trained_artifact_share({"options": {"epochs": 30}}) == 0.0  # cards from before the option
+    assert trained_artifact_share({"options": {"artifact_probability": 0.3}}) == 0.3
+    # An ensemble: the largest of its members'; a fine-tuned version: what its fine-tuning used.
+    ensemble = {
+        "options": {},
+        "member_options": [{"artifact_probability": 0.0}, {"artifact_probability": 0.3}],
+    }
+    assert trained_artifact_share(ensemble) == 0.3
+    assert trained_artifact_share({"fine_tuning": {"artifact_probability": 0.3}}) == 0.3

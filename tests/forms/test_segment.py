@@ -218,3 +218,25 @@ def test_comb_stroke_over_a_wall_becomes_a_group_that_recognition_cuts():
     confidences = {key: (0.99 if key == widest or key[1] == widest[0] else 0.3) for key in choices.pieces}
     path = best_cut_path(choices, confidences)
     assert path[1] == widest[0] and len(resolve_group(grouped[0], path)) == 2
+
+
+def _five_with_a_lifted_bar():
+    """An amount field: a 5's body (stem and bowl) with its top bar drawn apart, then a ring."""
+    page = np.full((90, 330), 250, np.uint8)
+    box = (10, 10, 310, 70)
+    cv2.line(page, (52, 28), (50, 44), 20, 3)  # the stem
+    cv2.ellipse(page, (60, 52), (11, 10), 0, -150, 150, 20, 3)  # the bowl, open on the left
+    cv2.line(page, (68, 27), (86, 26), 20, 3)  # the bar, lifted: it starts past the body's right edge
+    cv2.ellipse(page, (110, 45), (11, 17), 0, 0, 360, 20, 3)
+    return page, box
+
+
+def test_a_5s_lifted_bar_joins_its_body_in_digit_fields():
+    page, box = _five_with_a_lifted_bar()
+    segments = segment_field(page, box, None, "amount")
+    assert [segment.kind for segment in segments] == ["char", "char"]
+    # The first character reaches from the stem to the end of the bar.
+    left, _, width, _ = segments[0].box
+    assert left <= 50 and left + width >= 86
+    # In a letters field a flat stroke may be a dash or a letter's part: it is left alone.
+    assert len(segment_field(page, box, None, "letters")) == 3

@@ -89,6 +89,7 @@ class Command(BaseCommand):
                 ),
                 "members": versions,
                 "options": cards[0].get("options", {}),
+                "member_options": [card.get("options", {}) for card in cards],
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "command": command,
             },

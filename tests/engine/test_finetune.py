@@ -91,8 +91,9 @@ def test_fine_tuning_learns_a_style_while_replaying_the_base():
     test_inputs, test_labels = prepare_batch(list(styled[150:])), digits.labels[750:]
 
     model = tiny_classifier(3)
+    # Pre-training the untrained model on the base: its own answers are nothing to distil from.
     options = finetune.FineTuneOptions(
-        steps=60, batch_size=32, learning_rate=3e-3, optimizer="adam", augment=False
+        steps=60, batch_size=32, learning_rate=3e-3, optimizer="adam", augment=False, distill_share=0.0
     )
     finetune.fine_tune(model, base_inputs, base_labels, base_inputs[:0], base_labels[:0], options)
     before = finetune.accuracy(model, test_inputs, test_labels)
@@ -210,3 +211,37 @@ def test_fine_tuning_replays_with_the_box_damage_the_champion_was_trained_with()
     }
     assert trained_artifact_share(ensemble) == 0.3
     assert trained_artifact_share({"fine_tuning": {"artifact_probability": 0.3}}) == 0.3
+
+
+def test_distillation_keeps_the_base_answers_that_true_labels_would_move():
+    # Base labels that disagree with the model: trained on them, it changes its answers; with the
+    # base targets taken from the model before fine-tuning (distill_share 1), it keeps them.
+    generator = np.random.default_rng(2)
+    inputs = generator.random((64, 28, 28, 1)).astype("float32")
+
+    def agreement(distill_share):
+        model = tiny_classifier(3)
+        before = np.asarray(model(inputs)).argmax(axis=1)
+        labels = (before + 1) % 3
+        options = finetune.FineTuneOptions(
+            steps=40,
+            batch_size=16,
+            augment=False,
+            keep_share=0.0,
+            learning_rate=0.1,
+            distill_share=distill_share,
+        )
+        finetune.fine_tune(model, inputs, labels, inputs[:0], labels[:0], options)
+        return float((np.asarray(model(inputs)).argmax(axis=1) == before).mean())
+
+    assert agreement(1.0) > 0.9
+    assert agreement(0.0) < 0.5
+    with pytest.raises(ValueError, match="distill_share"):
+        finetune.fine_tune(
+            tiny_classifier(3),
+            inputs,
+            np.zeros(64, dtype=int),
+            inputs[:0],
+            np.zeros(0, dtype=int),
+            finetune.FineTuneOptions(distill_share=1.5),
+        )

@@ -192,11 +192,11 @@ def fine_tune(
     outputs = max(1, len(members))
     teacher = None
     if options.distill_share > 0:
-        from recognition.engine.classify import _make_inference_function
+        from recognition.engine.classify import make_inference_function
 
         frozen = keras.models.clone_model(model)
         frozen.set_weights(model.get_weights())
-        teacher = _make_inference_function(frozen)
+        teacher = make_inference_function(frozen)
     feeder = _mixed_feeder(
         base_inputs,
         base_labels,

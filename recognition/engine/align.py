@@ -9,8 +9,8 @@ import numpy as np
 
 # Feature matching runs on downscaled copies: ORB is multi-scale anyway, and this keeps a page at a
 # few milliseconds. The homography is then scaled back and the full page is warped once. 500 was
-# tried for speed (2026-11-28): digit fields on validation pages 99.45 -> 99.16 % and no faster
-# (more pages need the finer second try).
+# tried for speed (2026-11-28): digit fields on validation pages 99.45 -> 99.16 %, and the full
+# sample form no faster (17.6-18.0 pages/s; why was not looked into).
 WORK_WIDTH = 600
 # Pages are brought to the template's working size first, so the pyramid only needs to cover the
 # remaining 0.8-1.25x of scan scale (template and page pyramids together span 1.44x either way).

@@ -104,6 +104,7 @@ def _mixed_feeder(
         min(options.corrections_per_batch, options.batch_size - 1) if len(correction_labels) else 0
     )
     base_count = options.batch_size - correction_count
+    one_hot = np.eye(classes, dtype=np.float32)
 
     class MixedFeeder(keras.utils.PyDataset):
         """Batches of `correction_count` corrections (with replacement) plus `base_count` base samples."""
@@ -124,7 +125,7 @@ def _mixed_feeder(
                 parts_inputs.append(correction_inputs[chosen])
                 parts_labels.append(correction_labels[chosen])
             batch = np.concatenate(parts_inputs)
-            targets = np.eye(classes, dtype=np.float32)[np.concatenate(parts_labels)]
+            targets = one_hot[np.concatenate(parts_labels)]
             if options.augment:
                 batch = augment_batch(
                     batch, self.generator, artifact_probability=options.artifact_probability or 0.0
@@ -190,12 +191,14 @@ def fine_tune(
         inputs = keras.Input(shape=model.inputs[0].shape[1:], name="character")
         trained = keras.Model(inputs, [member(inputs) for member in members], name="members")
     outputs = max(1, len(members))
+    # The weights before fine-tuning (get_weights() copies): the teacher's, and what keep_share mixes back.
+    original = model.get_weights() if options.keep_share > 0 or options.distill_share > 0 else None
     teacher = None
     if options.distill_share > 0:
         from recognition.engine.classify import make_inference_function
 
         frozen = keras.models.clone_model(model)
-        frozen.set_weights(model.get_weights())
+        frozen.set_weights(original)
         teacher = make_inference_function(frozen)
     feeder = _mixed_feeder(
         base_inputs,
@@ -232,8 +235,6 @@ def fine_tune(
             self.epoch_index = epoch
 
     started = time.monotonic()
-    # get_weights() returns copies; only needed when they are mixed back in below.
-    original = model.get_weights() if options.keep_share > 0 else None
     history = trained.fit(feeder, epochs=epochs, callbacks=[Progress()], verbose=0).history
     if options.keep_share > 0:
         # Weight-space interpolation between the model before and after fine-tuning (as in WiSE-FT,

@@ -124,8 +124,13 @@ def augment_batch(
     shift_pixels: float = 2.0,
     stroke_change_probability: float = 0.3,
     artifact_probability: float = 0.0,
+    elastic_probability: float = 0.0,
 ) -> np.ndarray:
-    """Random rotation, shear, zoom, shift and stroke width on a (N, 28, 28[, 1]) float batch; never flips."""
+    """Random rotation, shear, zoom, shift and stroke width on a (N, 28, 28[, 1]) float batch; never flips.
+
+    A share elastic_probability of the images is also bent by a smooth random displacement field
+    (elastic_distortion): the wobble of a hand rather than the affine changes of a page.
+    """
     squeeze = batch.ndim == 4
     images = batch[..., 0] if squeeze else batch
     if images.ndim != 3:
@@ -162,11 +167,39 @@ def augment_batch(
         elif strokes[index] < stroke_change_probability:
             warped = cv2.dilate(warped, kernel)
         output[index] = warped
+    if elastic_probability > 0:
+        for index in np.flatnonzero(generator.random(count) < elastic_probability):
+            output[index] = elastic_distortion(output[index], generator)
     output = np.clip(output, 0.0, 1.0)
     if artifact_probability > 0:
         for index in np.flatnonzero(generator.random(count) < artifact_probability):
             output[index] = form_artifacts(output[index], generator)
     return output[..., None] if squeeze else output
+
+
+def elastic_distortion(
+    image: np.ndarray, generator: np.random.Generator, alpha: float = 34.0, sigma: float = 4.0
+) -> np.ndarray:
+    """Bend a 2-D float image by a random displacement field smoothed with a Gaussian (Simard et al. 2003).
+
+    Each pixel moves by up to a few pixels, neighbours move together (sigma), so strokes wobble and
+    loops open or close a little as they do between writers; alpha sets how far. The values for
+    28x28 digits are the paper's.
+    """
+    height, width = image.shape
+    shifts = generator.uniform(-1.0, 1.0, (2, height, width)).astype(np.float32)
+    size = int(4 * sigma) | 1
+    dx = cv2.GaussianBlur(shifts[0], (size, size), sigma) * alpha
+    dy = cv2.GaussianBlur(shifts[1], (size, size), sigma) * alpha
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(
+        np.asarray(image, dtype=np.float32),
+        grid_x + dx,
+        grid_y + dy,
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
 
 
 def form_artifacts(image: np.ndarray, generator: np.random.Generator) -> np.ndarray:

@@ -515,6 +515,67 @@ def _join_detached_bars(components: list, char_height: float) -> None:
         del components[index]
 
 
+def _recover_specks(components: list, specks: list, char_height: float, noise_area: int, kind: str) -> None:
+    """Give back the ink smaller than noise that is part of the writing (in place on components).
+
+    Specks are components under the noise size (each [left, top, right, bottom, labels, area]). Two
+    kinds are writing: a faint thin stroke that the ink threshold broke into specks stacked in one
+    column (a light 1), and, in an amount, a small round decimal point on the baseline. Both lie in a
+    column clear of the characters; a lone speck anywhere else is still noise.
+    """
+    tall = [c for c in components if c[3] - c[1] >= char_height * 0.45]
+    spans = [(c[0], c[2]) for c in tall]
+    baseline = float(np.median([c[3] for c in tall])) if tall else None
+
+    def clear(item: list) -> bool:
+        return all(item[2] <= left or item[0] >= right for left, right in spans)
+
+    pieces = [s for s in specks if clear(s)]
+    short = [c for c in components if c[3] - c[1] < char_height * 0.45 and clear(c)]
+    # Stack the specks and short components that share columns, with gaps under 0.3 of a character.
+    items = sorted(pieces + short, key=lambda item: item[1])
+    used = [False] * len(items)
+    for first in range(len(items)):
+        if used[first] or len(items[first]) < 6:
+            continue  # stacks start from a speck
+        stack, changed = [first], True
+        left, top, right, bottom = items[first][:4]
+        while changed:
+            changed = False
+            for other in range(len(items)):
+                if used[other] or other in stack:
+                    continue
+                item = items[other]
+                overlap = min(right, item[2]) - max(left, item[0])
+                gap = max(item[1] - bottom, top - item[3])
+                if overlap > 0 and gap < char_height * 0.3:
+                    stack.append(other)
+                    left, top = min(left, item[0]), min(top, item[1])
+                    right, bottom = max(right, item[2]), max(bottom, item[3])
+                    changed = True
+        if len(stack) < 2 or bottom - top < char_height * 0.5:
+            continue
+        for index in stack:
+            used[index] = True
+            if len(items[index]) == 5:
+                components.remove(items[index])
+        labels = [label for index in stack for label in items[index][4]]
+        components.append([left, top, right, bottom, labels])
+    if kind != "amount" or baseline is None:
+        return
+    for index, speck in enumerate(items):
+        if used[index] or len(speck) < 6:
+            continue
+        left, top, right, bottom, labels, area = speck
+        round_mark = (
+            area >= 4
+            and max(right - left, bottom - top) <= char_height * 0.2
+            and area >= 0.5 * (right - left) * (bottom - top)
+        )
+        if round_mark and abs(bottom - baseline) <= char_height * 0.25:
+            components.append([left, top, right, bottom, labels])
+
+
 def segment_free(
     page: np.ndarray, box: tuple[int, int, int, int], kind: str, allow_spaces: bool | None = None
 ) -> list[Segment]:
@@ -539,15 +600,17 @@ def segment_free(
     box_x, box_y = crop.box[0], crop.box[1]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
     noise_area = max(6, int(height * height * 0.002))
-    components = []
+    components, specks = [], []
     for label in range(1, count):
         left, top, comp_width, comp_height, area = stats[label]
         center_x, center_y = left + comp_width / 2, top + comp_height / 2
-        if area < noise_area:
-            continue
         if not (box_x <= center_x <= box_x + width and box_y <= center_y <= box_y + height):
             continue
-        components.append([int(left), int(top), int(left + comp_width), int(top + comp_height), [label]])
+        entry = [int(left), int(top), int(left + comp_width), int(top + comp_height), [label]]
+        if area >= noise_area:
+            components.append(entry)
+        elif area >= 2:
+            specks.append(entry + [int(area)])
     if not components:
         return []
     heights = np.array([bottom - top for _, top, _, bottom, _ in components])
@@ -555,6 +618,8 @@ def segment_free(
     if len(tall) == 0:
         return []
     char_height = float(np.median(tall))
+    if specks:
+        _recover_specks(components, specks, char_height, noise_area, kind)
     components.sort(key=lambda component: component[0])
 
     # Merge pieces of one character: boxes that overlap horizontally by half the narrower one.

@@ -196,6 +196,7 @@ def make_batch_feeder(
     steps_per_epoch: int | None = None,
     probabilities: np.ndarray | None = None,
     artifact_probability: float = 0.0,
+    elastic_probability: float = 0.0,
 ):
     """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch."""
     import keras
@@ -229,7 +230,12 @@ def make_batch_feeder(
             chosen = self.order[index * batch_size : (index + 1) * batch_size]
             batch = inputs[chosen]
             if augment:
-                batch = augment_batch(batch, self.generator, artifact_probability=artifact_probability)
+                batch = augment_batch(
+                    batch,
+                    self.generator,
+                    artifact_probability=artifact_probability,
+                    elastic_probability=elastic_probability,
+                )
             return batch, labels[chosen]
 
     return BatchFeeder()
@@ -267,6 +273,8 @@ class TrainingOptions:
     steps_per_epoch: int | None = None
     # Share of training images given what a printed box does to handwriting (preprocess.form_artifacts).
     artifact_probability: float = 0.0
+    # Share of training images bent by a random smooth displacement (preprocess.elastic_distortion).
+    elastic_probability: float = 0.0
     seed: int = 0
 
 
@@ -297,6 +305,7 @@ def fit(
         options.steps_per_epoch,
         probabilities,
         options.artifact_probability if options.augment else 0.0,
+        options.elastic_probability if options.augment else 0.0,
     )
     steps = len(feeder)
     total_steps = max(1, steps * options.epochs)

@@ -104,6 +104,30 @@ def test_amount_long_comma_is_a_separator_but_a_one_is_a_digit():
     assert pattern == "###,###"
 
 
+def test_amount_keeps_a_decimal_point_smaller_than_noise_but_not_specks():
+    page, box = _amount_field(".")
+    page[40:75, 135:150] = 250  # wipe the point
+    baseline = 62
+    page[baseline - 3 : baseline, 141:143] = 20  # a 2x3 pen dot: under the noise size of this field
+    page[30:32, 142:143] = 20  # a speck of dirt in the same gap, high above the baseline
+    page[baseline - 1 : baseline + 1, 255:257] = 20  # and one on the baseline, but after the last digit
+    pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "amount"))
+    assert pattern == "###.##"
+
+
+def test_a_faint_stroke_broken_into_specks_is_still_a_character():
+    page, box = _amount_field(".")
+    baseline = 62
+    # A light 1 the ink threshold broke into short dashes, each under the noise size.
+    for top in range(baseline - 34, baseline, 7):
+        page[top : top + 3, 245:247] = 20
+    page[25:27, 280:282] = 20  # a lone speck stays noise
+    pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "digits"))
+    assert pattern == "######"
+    last = [s for s in segment_free(page, box, "digits") if s.kind == "char"][-1]
+    assert last.box[1] <= baseline - 32 and last.box[1] + last.box[3] >= baseline - 4
+
+
 def test_small_marks_are_not_characters_in_digit_fields():
     page, box = _amount_field(".")
     pattern = "".join("#" if s.kind == "char" else s.text for s in segment_free(page, box, "digits"))

@@ -39,6 +39,12 @@ class Command(BaseCommand):
             help="share of training images with box-rule damage or a neighbour's stroke (0..1)",
         )
         parser.add_argument(
+            "--elastic",
+            type=float,
+            default=0.0,
+            help="share of training images bent by a smooth random displacement field (0..1)",
+        )
+        parser.add_argument(
             "--form-crops",
             type=Path,
             default=None,
@@ -71,6 +77,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--form-artifacts is a share of images, 0..1, not {options['form_artifacts']}"
             )
+        if not 0.0 <= options["elastic"] <= 1.0:
+            raise CommandError(f"--elastic is a share of images, 0..1, not {options['elastic']}")
         if options["form_crops"] and not Path(options["form_crops"]).is_file():
             raise CommandError(f"no form crops file at {options['form_crops']} (bench/make_form_crops.py)")
         model_dir = Path(settings.MODEL_DIR)
@@ -120,6 +128,7 @@ class Command(BaseCommand):
             balance_power=balance,
             steps_per_epoch=options["steps_per_epoch"],
             artifact_probability=options["form_artifacts"],
+            elastic_probability=options["elastic"],
             seed=options["seed"],
         )
         bar = None

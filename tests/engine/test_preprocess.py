@@ -5,6 +5,7 @@ import pytest
 
 from recognition.engine.preprocess import (
     augment_batch,
+    elastic_distortion,
     form_artifacts,
     ink_is_dark,
     prepare_batch,
@@ -116,3 +117,24 @@ def test_augmentation_without_artifacts_is_unchanged_by_the_option():
     np.testing.assert_array_equal(plain, same)
     with_artifacts = augment_batch(batch, np.random.default_rng(5), artifact_probability=1.0)
     assert not np.allclose(with_artifacts, plain)
+
+
+def test_elastic_distortion_bends_strokes_locally_and_keeps_the_character():
+    seven = prepare_character(dark_seven_on_paper())
+    bent = [elastic_distortion(seven, np.random.default_rng(seed)) for seed in range(20)]
+    for image in bent:
+        assert image.shape == (28, 28) and image.dtype == np.float32
+        # Pixels move a little and together: stretched or squeezed strokes, near where they were.
+        assert 0.6 < image.sum() / seven.sum() < 1.6
+        row, column = centre_of_mass(image)
+        assert abs(row - 13.5) < 2.5 and abs(column - 13.5) < 2.5
+    moved = [np.abs(image - seven).sum() / seven.sum() for image in bent]
+    assert min(moved) > 0.05  # every copy differs from the original
+    again = elastic_distortion(seven, np.random.default_rng(4))
+    np.testing.assert_array_equal(again, elastic_distortion(seven, np.random.default_rng(4)))
+    batch = np.repeat(seven[None, :, :, None], 8, axis=0)
+    plain = augment_batch(batch, np.random.default_rng(5))
+    unchanged = augment_batch(batch, np.random.default_rng(5), elastic_probability=0.0)
+    np.testing.assert_array_equal(plain, unchanged)
+    bent = augment_batch(batch, np.random.default_rng(5), elastic_probability=1.0)
+    assert not np.allclose(plain, bent)

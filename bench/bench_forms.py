@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.make_forms import FORMS_DATA_DIR, generate  # noqa: E402
+from bench.make_forms import FORMS_DATA_DIR, generate, load_handwriting  # noqa: E402
 from recognition.engine.align import AlignmentError  # noqa: E402
 from recognition.engine.pages import load_page  # noqa: E402
 from recognition.engine.templates import KIND_ALPHABETS, load_template  # noqa: E402
@@ -187,7 +187,9 @@ def read_all(model_dir: Path, paths: list[Path], processes: int) -> tuple[dict, 
     return results, elapsed, cpu_seconds
 
 
-def _error_row(aligned: np.ndarray, spec, truth_text: str, read_field: dict, stem: str) -> np.ndarray:
+def _error_row(
+    aligned: np.ndarray, spec, truth_text: str, read_field: dict, stem: str, note: str = ""
+) -> np.ndarray:
     """One wrong field as a picture: caption, the aligned field with the read boxes, and the
     character images the classifier was given (as the network sees them, 28x28, white on black)."""
     from recognition.engine.preprocess import prepare_character
@@ -219,7 +221,7 @@ def _error_row(aligned: np.ndarray, spec, truth_text: str, read_field: dict, ste
     confidences = " ".join(f"{char['text']}{char['confidence']:.2f}" for char in read_field.get("chars", []))
     width = max(crop.shape[1], strip.shape[1], 640)
     caption = np.full((40, width, 3), 255, np.uint8)
-    text = f"{stem} {spec.name}: {truth_text} -> {read_field['text']}"
+    text = f"{stem} {spec.name}: {truth_text} -> {read_field['text']}  {note}".rstrip()
     cv2.putText(caption, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(caption, confidences, (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
     parts = [caption, crop, strip]
@@ -229,10 +231,16 @@ def _error_row(aligned: np.ndarray, spec, truth_text: str, read_field: dict, ste
 
 
 def write_error_sheets(
-    reader, templates: dict, paths: list[Path], results: dict, kinds: tuple, out_dir: Path
+    reader,
+    templates: dict,
+    paths: list[Path],
+    results: dict,
+    kinds: tuple,
+    out_dir: Path,
+    notes: dict | None = None,
 ) -> int:
     """Draw every wrong field of the given kinds (see _error_row), 10 to a sheet (errors-NN.png) in
-    out_dir. Returns how many wrong fields were drawn."""
+    out_dir; notes[(page stem, field name)] is added to the caption. Returns how many were drawn."""
     from recognition.engine.align import align_page
 
     rows = []
@@ -254,7 +262,14 @@ def write_error_sheets(
         specs = {spec.name: spec for spec in template.fields}
         for field in wrong:
             rows.append(
-                _error_row(aligned, specs[field["name"]], field["text"], read[field["name"]], path.stem)
+                _error_row(
+                    aligned,
+                    specs[field["name"]],
+                    field["text"],
+                    read[field["name"]],
+                    path.stem,
+                    (notes or {}).get((path.stem, field["name"]), ""),
+                )
             )
     out_dir.mkdir(parents=True, exist_ok=True)
     for sheet, start in enumerate(range(0, len(rows), 10), start=1):
@@ -265,6 +280,70 @@ def write_error_sheets(
         ]
         cv2.imwrite(str(out_dir / f"errors-{sheet:02d}.png"), np.concatenate(padded))
     return len(rows)
+
+
+def isolation_report(paths: list[Path], results: dict, model_dir: Path, split: str) -> dict:
+    """Split the digit-field errors into the page's and the glyphs' own.
+
+    Every handwritten digit of the pages is also classified alone, as the clean 28x28 sample the
+    generator drew (truth "glyphs"). A wrong character of a field read at its true length is the
+    glyph's own when the model misreads that sample even alone; every other error (a wrong
+    character the sample alone is read right, and every missing, extra or merged character) comes
+    from the page: scanning, boxes, segmentation. Returns {(page stem, field name): "page N glyph M"}
+    for the wrong fields.
+    """
+    from recognition.engine.classify import load_classifier
+
+    handwriting = load_handwriting(split=split)
+    fields, images = [], []
+    for path in paths:
+        truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
+        read = {field["name"]: field["text"] for field in results[str(path)].get("fields", [])}
+        for field in truth["fields"]:
+            if field["kind"] not in DIGIT_KINDS or "glyphs" not in field:
+                continue
+            digits = [char for char in field["text"] if char.isdigit()]
+            if len(digits) != len(field["glyphs"]):
+                continue
+            fields.append((path.stem, field["name"], field["text"], read.get(field["name"], ""), len(images)))
+            images.extend(
+                handwriting.by_char[char][index] for char, index in zip(digits, field["glyphs"], strict=True)
+            )
+    if not fields:
+        return {}
+    alone = [prediction.label for prediction in load_classifier("digits", model_dir).classify(images)]
+    glyph_errors = page_errors = misread_alone = characters = 0
+    causes = {}
+    for stem, name, truth_text, read_text, start in fields:
+        positions = [index for index, char in enumerate(truth_text) if char.isdigit()]
+        wrong_alone = {
+            position
+            for offset, position in enumerate(positions)
+            if alone[start + offset] != truth_text[position]
+        }
+        misread_alone += len(wrong_alone)
+        characters += len(truth_text)
+        distance = edit_distance(truth_text, read_text)
+        substituted = [
+            index for index, (want, got) in enumerate(zip(truth_text, read_text, strict=False)) if want != got
+        ]
+        glyph = 0
+        if len(read_text) == len(truth_text) and len(substituted) == distance:
+            glyph = sum(index in wrong_alone for index in substituted)
+        glyph_errors += glyph
+        page_errors += distance - glyph
+        if distance:
+            causes[(stem, name)] = f"[page {distance - glyph}, glyph {glyph}]"
+    print(
+        f"digit-field errors by cause ({characters} chars): {glyph_errors} on glyphs the model misreads "
+        f"even alone (clean source sample), {page_errors} from the page (scan, boxes, segmentation)"
+    )
+    print(
+        f"  the model alone misreads {misread_alone} of {len(images)} source digits "
+        f"({100 * misread_alone / len(images):.2f} %); without the page's errors the digit fields "
+        f"would read {100 * (1 - glyph_errors / characters):.2f} %"
+    )
+    return causes
 
 
 def tesseract_read(image: np.ndarray, kind: str, workdir: Path) -> str:
@@ -357,6 +436,7 @@ def main(argv: list[str] | None = None) -> None:
             f"(load average {load_before:.1f} when the run started)"
         )
         score.report("engine accuracy:")
+        causes = isolation_report(paths, results, args.model_dir, args.split)
         if args.errors:
             from recognition.engine.forms import FormReader
 
@@ -367,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
                 results,
                 DIGIT_KINDS,
                 args.errors,
+                causes,
             )
             print(f"  {drawn} wrong digit fields drawn in {args.errors}")
 

@@ -17,7 +17,7 @@ import calendar
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -287,10 +287,14 @@ class Handwriting:
 
     by_char: dict[str, np.ndarray]
     source: str
+    # Index in by_char[char] of every glyph sampled, in order (make_page records them in the truth).
+    drawn: list[int] = field(default_factory=list)
 
     def sample(self, char: str, rng: np.random.Generator) -> np.ndarray:
         pool = self.by_char[char]
-        return pool[rng.integers(len(pool))]
+        index = int(rng.integers(len(pool)))
+        self.drawn.append(index)
+        return pool[index]
 
 
 def load_handwriting(
@@ -528,12 +532,17 @@ def make_page(
     """Fill a blank template with handwriting and scan it; returns (page image, truth)."""
     page = template_image.copy()
     truth_fields = []
-    for field in template["fields"]:
-        text = (texts or {}).get(field["name"])
+    for spec in template["fields"]:
+        text = (texts or {}).get(spec["name"])
         if text is None:
-            text = random_field_text(field, rng, full)
-        write_field(page, field, text, handwriting, rng)
-        truth_fields.append({"name": field["name"], "kind": field["kind"], "text": text})
+            text = random_field_text(spec, rng, full)
+        handwriting.drawn.clear()
+        write_field(page, spec, text, handwriting, rng)
+        # Which handwriting sample wrote each character (not separators or spaces): lets a benchmark
+        # tell errors the page caused from glyphs the model misreads even on their own.
+        truth_fields.append(
+            {"name": spec["name"], "kind": spec["kind"], "text": text, "glyphs": list(handwriting.drawn)}
+        )
     scanned, homography = degrade(page, rng, strength)
     truth = {
         "template": template["name"],

@@ -13,7 +13,7 @@ import numpy as np
 
 from recognition.engine import datasets
 from recognition.engine.metrics import classification_report
-from recognition.engine.preprocess import augment_batch, prepare_batch
+from recognition.engine.preprocess import augment_batch, prepare_batch, touching_pair
 
 # Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
 CAPITAL_LOOKALIKES = ("c", "k", "o", "p", "s", "u", "v", "w", "x", "y", "z")
@@ -197,8 +197,18 @@ def make_batch_feeder(
     probabilities: np.ndarray | None = None,
     artifact_probability: float = 0.0,
     elastic_probability: float = 0.0,
+    stroke_change_probability: float = 0.3,
+    pair_probability: float = 0.0,
+    num_classes: int | None = None,
 ):
-    """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch."""
+    """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch.
+
+    With pair_probability > 0 a share of each batch is replaced by two of its characters touching
+    (preprocess.touching_pair) and the targets are one-hot rows, uniform for those pairs: no class
+    is right for them (outlier exposure). Otherwise targets are class indices.
+    """
+    if pair_probability > 0 and not num_classes:
+        raise ValueError("touching pairs need num_classes for their targets")
     import keras
 
     class BatchFeeder(keras.utils.PyDataset):
@@ -235,8 +245,18 @@ def make_batch_feeder(
                     self.generator,
                     artifact_probability=artifact_probability,
                     elastic_probability=elastic_probability,
+                    stroke_change_probability=stroke_change_probability,
                 )
-            return batch, labels[chosen]
+            if pair_probability <= 0:
+                return batch, labels[chosen]
+            targets = np.eye(num_classes, dtype=np.float32)[labels[chosen]]
+            for index in np.flatnonzero(self.generator.random(len(chosen)) < pair_probability):
+                other = int(self.generator.integers(len(chosen)))
+                batch[index, :, :, 0] = touching_pair(
+                    batch[index, :, :, 0], batch[other, :, :, 0], self.generator
+                )
+                targets[index] = 1.0 / num_classes
+            return batch, targets
 
     return BatchFeeder()
 
@@ -275,6 +295,11 @@ class TrainingOptions:
     artifact_probability: float = 0.0
     # Share of training images bent by a random smooth displacement (preprocess.elastic_distortion).
     elastic_probability: float = 0.0
+    # Share of training images whose strokes are made thinner or bolder (half each; augment_batch).
+    stroke_change_probability: float = 0.3
+    # Share of training images replaced by two touching characters with a uniform target (digits: so
+    # that a free field's touching pair is not read as one sure digit).
+    pair_probability: float = 0.0
     seed: int = 0
 
 
@@ -306,8 +331,17 @@ def fit(
         probabilities,
         options.artifact_probability if options.augment else 0.0,
         options.elastic_probability if options.augment else 0.0,
+        options.stroke_change_probability,
+        options.pair_probability if options.augment else 0.0,
+        len(data.classes),
     )
     steps = len(feeder)
+    one_hot = options.augment and options.pair_probability > 0
+    validation_targets = (
+        np.eye(len(data.classes), dtype=np.float32)[data.validation_labels]
+        if one_hot
+        else data.validation_labels
+    )
     total_steps = max(1, steps * options.epochs)
     warmup_steps = min(steps, total_steps // 5)
     # Linear warm-up then cosine decay: a one-cycle-like schedule that needs no tuning of milestones.
@@ -320,7 +354,7 @@ def fit(
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=options.weight_decay),
-        loss="sparse_categorical_crossentropy",
+        loss="categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
 
@@ -344,7 +378,7 @@ def fit(
     started = time.monotonic()
     history = model.fit(
         feeder,
-        validation_data=(data.validation_inputs, data.validation_labels),
+        validation_data=(data.validation_inputs, validation_targets),
         epochs=options.epochs,
         callbacks=callbacks,
         verbose=0,

@@ -268,3 +268,57 @@ def test_train_model_refuses_a_missing_form_crops_file(settings, tmp_path):
             "train_model", *TINY_LETTERS, "--form-crops", str(tmp_path / "none.npz"), stdout=io.StringIO()
         )
     assert not (tmp_path / "letters").exists()
+
+
+def test_touching_pair_feeder_gives_uniform_targets_to_the_pairs_only():
+    data = _small_data(64)
+    feeder = train.make_batch_feeder(
+        data.train_inputs, data.train_labels, 32, True, seed=0, pair_probability=0.5, num_classes=10
+    )
+    batch, targets = feeder[0]
+    assert batch.shape == (32, 28, 28, 1) and targets.shape == (32, 10)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+    pairs = np.isclose(targets, 0.1).all(axis=1)
+    assert 6 <= pairs.sum() <= 26
+    chosen = feeder.order[:32]
+    np.testing.assert_array_equal(targets[~pairs].argmax(axis=1), data.train_labels[chosen][~pairs])
+    with pytest.raises(ValueError, match="num_classes"):
+        train.make_batch_feeder(data.train_inputs, data.train_labels, 32, True, pair_probability=0.5)
+
+
+def test_training_on_touching_pairs_makes_the_model_unsure_of_them():
+    from recognition.engine.preprocess import prepare_batch, touching_pair
+
+    images, labels = synthetic_digits(600, seed=0)
+    inputs = prepare_batch(list(images))
+    data = train.TrainingData(
+        classes=list(datasets.DIGIT_CLASSES),
+        train_inputs=inputs,
+        train_labels=labels,
+        validation_inputs=inputs[:100],
+        validation_labels=labels[:100],
+        description={"train": {"synthetic": 600}},
+    )
+    test_images, test_labels = synthetic_digits(200, seed=7)
+    singles = prepare_batch(list(test_images))
+    generator = np.random.default_rng(11)
+    pairs = np.stack(
+        [touching_pair(singles[i, ..., 0], singles[i + 1, ..., 0], generator) for i in range(0, 200, 2)]
+    )[..., None]
+    confidence = {}
+    for share in (0.0, 0.3):
+        options = train.TrainingOptions(
+            epochs=6,
+            batch_size=16,
+            steps_per_epoch=80,
+            width=8,
+            learning_rate=3e-3,
+            dropout=0.1,
+            pair_probability=share,
+            seed=1,
+        )
+        model, _, _, _ = train.fit(data, options)
+        predicted, _ = train.predict_labels(model, singles)
+        assert (predicted == test_labels).mean() > 0.9  # single characters are still read
+        confidence[share] = train.predict_labels(model, pairs)[1].max(axis=1).mean()
+    assert confidence[0.3] < confidence[0.0] - 0.1

@@ -45,6 +45,18 @@ class Command(BaseCommand):
             help="share of training images bent by a smooth random displacement field (0..1)",
         )
         parser.add_argument(
+            "--stroke-change",
+            type=float,
+            default=0.3,
+            help="share of training images with thinner or bolder strokes, half each (0..1)",
+        )
+        parser.add_argument(
+            "--touching-pairs",
+            type=float,
+            default=0.0,
+            help="share of training images replaced by two touching characters with no right class (0..1)",
+        )
+        parser.add_argument(
             "--form-crops",
             type=Path,
             default=None,
@@ -79,6 +91,12 @@ class Command(BaseCommand):
             )
         if not 0.0 <= options["elastic"] <= 1.0:
             raise CommandError(f"--elastic is a share of images, 0..1, not {options['elastic']}")
+        if not 0.0 <= options["touching_pairs"] <= 1.0:
+            raise CommandError(
+                f"--touching-pairs is a share of images, 0..1, not {options['touching_pairs']}"
+            )
+        if not 0.0 <= options["stroke_change"] <= 1.0:
+            raise CommandError(f"--stroke-change is a share of images, 0..1, not {options['stroke_change']}")
         if options["form_crops"] and not Path(options["form_crops"]).is_file():
             raise CommandError(f"no form crops file at {options['form_crops']} (bench/make_form_crops.py)")
         model_dir = Path(settings.MODEL_DIR)
@@ -129,6 +147,8 @@ class Command(BaseCommand):
             steps_per_epoch=options["steps_per_epoch"],
             artifact_probability=options["form_artifacts"],
             elastic_probability=options["elastic"],
+            stroke_change_probability=options["stroke_change"],
+            pair_probability=options["touching_pairs"],
             seed=options["seed"],
         )
         bar = None

@@ -264,3 +264,25 @@ def test_a_5s_lifted_bar_joins_its_body_in_digit_fields():
     assert left <= 50 and left + width >= 86
     # In a letters field a flat stroke may be a dash or a letter's part: it is left alone.
     assert len(segment_field(page, box, None, "letters")) == 3
+
+
+def test_alnum_characters_keep_a_faint_stroke_edge_but_not_the_box():
+    page, box = _comb_page(cells=3)
+    x, y = box[:2]
+    # A dark "11" one pixel from the cell's left wall (x + 39..41), and between its strokes a faint
+    # one, lighter than the ink threshold, three pixels from the left stroke.
+    page[y + 10 : y + 40, x + 43 : x + 46] = 20
+    page[y + 10 : y + 40, x + 53 : x + 56] = 20
+    page[y + 15 : y + 35, x + 48] = 190
+    images = {}
+    for kind in ("digits", "alnum"):
+        segments = segment_field(page, box, 3, kind)
+        assert [segment.kind for segment in segments] == ["blank", "char", "blank"]
+        images[kind] = segments[1].image
+    # The images start two pixels left and above the ink: column 7 is the faint stroke.
+    assert images["digits"].shape == images["alnum"].shape
+    assert images["digits"][:, 7].min() == 255
+    assert images["alnum"][7:27, 7].max() < 230
+    # The wall's last column is in the image, within the wider halo's reach, but kept out of it.
+    assert images["alnum"][:, 0].min() == 255
+    np.testing.assert_array_equal(images["alnum"][:, :7], images["digits"][:, :7])

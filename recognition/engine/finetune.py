@@ -140,6 +140,29 @@ def _mixed_feeder(
     return MixedFeeder()
 
 
+def reseed_random_layers(model, seed: int) -> int:
+    """Restart every random layer's (dropout's) generator from seed; returns how many there were.
+
+    A loaded model's dropout layers draw their seeds from Python's global random state when the
+    model is built, before fine-tuning can seed anything, so two retrainings of the same model on
+    the same corrections in two worker processes dropped different units and came out different
+    (the learning-loop benchmark's retraining varied run to run). Reseeding here makes a retraining
+    a function of the model, the data and options.seed.
+    """
+    import keras
+
+    from recognition.engine.networks import all_layers
+
+    count = 0
+    for index, layer in enumerate(all_layers(model)):
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator):
+                state = keras.ops.convert_to_tensor([seed * 7919 + index, 0], dtype=value.state.dtype)
+                value.state.assign(state)
+                count += 1
+    return count
+
+
 def fine_tune(
     model,
     base_inputs: np.ndarray,
@@ -173,6 +196,7 @@ def fine_tune(
         raise ValueError(f"distill_share must lie in 0..1, got {options.distill_share}")
 
     keras.utils.set_random_seed(options.seed)
+    reseed_random_layers(model, options.seed)
     if options.freeze_batch_norm:
         for layer in all_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization):

@@ -245,3 +245,32 @@ def test_distillation_keeps_the_base_answers_that_true_labels_would_move():
             np.zeros(0, dtype=int),
             finetune.FineTuneOptions(distill_share=1.5),
         )
+
+
+def test_a_retraining_is_the_same_whatever_the_random_state_the_model_was_loaded_in():
+    import random
+
+    import keras
+
+    generator = np.random.default_rng(2)
+    inputs = generator.random((48, 28, 28, 1)).astype("float32")
+    labels = generator.integers(0, 3, 48)
+
+    def tuned(global_seed):
+        # Weights fixed; the dropout layer's generator seeded from Python's random state as a model
+        # loaded in a fresh worker process would be.
+        keras.utils.set_random_seed(0)
+        weights = tiny_classifier(3).get_weights()
+        random.seed(global_seed)
+        model_inputs = keras.Input((28, 28, 1))
+        tensor = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(model_inputs)
+        tensor = keras.layers.Dropout(0.5)(keras.layers.Flatten()(tensor))
+        model = keras.Model(model_inputs, keras.layers.Dense(3, activation="softmax")(tensor))
+        model.set_weights(weights)
+        options = finetune.FineTuneOptions(steps=4, batch_size=8, augment=False, distill_share=0.0)
+        finetune.fine_tune(model, inputs, labels, inputs[:6], labels[:6], options)
+        return model.get_weights()
+
+    first, second = tuned(1), tuned(2)
+    for one, other in zip(first, second, strict=True):
+        np.testing.assert_array_equal(one, other)

@@ -289,7 +289,7 @@ def isolation_report(paths: list[Path], results: dict, model_dir: Path, split: s
     generator drew (truth "glyphs"). A wrong character of a field read at its true length is the
     glyph's own when the model misreads that sample even alone; every other error (a wrong
     character the sample alone is read right, and every missing, extra or merged character) comes
-    from the page: scanning, boxes, segmentation. Returns {(page stem, field name): "page N glyph M"}
+    from the page: scanning, boxes, segmentation. Returns {(page stem, field name): "[page N, glyph M]"}
     for the wrong fields.
     """
     from recognition.engine.classify import load_classifier

@@ -24,6 +24,8 @@ MAX_PIECE_WIDTH = 2.0
 # letters moved by -4 to +1 characters a set and digit fields lost 4 characters of 10,726 (radius 2:
 # 4 as well), so only alnum takes it; the others keep the one-pixel anti-aliased edge.
 HALO_RADIUS = {"alnum": 3}
+# Free fields: at most this many specks under the noise size are looked at as broken strokes.
+MAX_SPECKS = 60
 
 
 @dataclass
@@ -554,9 +556,11 @@ def _recover_specks(components: list, specks: list, char_height: float, noise_ar
     pieces = [s for s in specks if clear(s)]
     short = [c for c in components if c[3] - c[1] < char_height * 0.45 and clear(c)]
     # Stack the specks and short components that share columns, with gaps under 0.3 of a character.
+    # (Specks carry their area as a sixth entry; components have five.) A field peppered with more
+    # specks than MAX_SPECKS is scanner noise, not a broken stroke: no stacks are built there.
     items = sorted(pieces + short, key=lambda item: item[1])
     used = [False] * len(items)
-    for first in range(len(items)):
+    for first in range(len(items) if len(pieces) <= MAX_SPECKS else 0):
         if used[first] or len(items[first]) < 6:
             continue  # stacks start from a speck
         stack, changed = [first], True

@@ -250,11 +250,10 @@ def make_batch_feeder(
             if pair_probability <= 0:
                 return batch, labels[chosen]
             targets = np.eye(num_classes, dtype=np.float32)[labels[chosen]]
+            singles = batch[..., 0].copy()  # pairs are made of single characters only
             for index in np.flatnonzero(self.generator.random(len(chosen)) < pair_probability):
                 other = int(self.generator.integers(len(chosen)))
-                batch[index, :, :, 0] = touching_pair(
-                    batch[index, :, :, 0], batch[other, :, :, 0], self.generator
-                )
+                batch[index, :, :, 0] = touching_pair(singles[index], singles[other], self.generator)
                 targets[index] = 1.0 / num_classes
             return batch, targets
 

@@ -282,19 +282,19 @@ def write_error_sheets(
     return len(rows)
 
 
-def isolation_report(paths: list[Path], results: dict, model_dir: Path, split: str) -> dict:
+def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwriting) -> dict:
     """Split the digit-field errors into the page's and the glyphs' own.
 
     Every handwritten digit of the pages is also classified alone, as the clean 28x28 sample the
     generator drew (truth "glyphs"). A wrong character of a field read at its true length is the
     glyph's own when the model misreads that sample even alone; every other error (a wrong
     character the sample alone is read right, and every missing, extra or merged character) comes
-    from the page: scanning, boxes, segmentation. Returns {(page stem, field name): "[page N, glyph M]"}
+    from the page: scanning, boxes, segmentation. handwriting is the make_forms.Handwriting the
+    pages were written with. Returns {(page stem, field name): "[page N, glyph M]"}
     for the wrong fields.
     """
     from recognition.engine.classify import load_classifier
 
-    handwriting = load_handwriting(split=split)
     fields, images = [], []
     for path in paths:
         truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
@@ -392,7 +392,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         page_dir = args.keep or workdir
         names = [name.strip() for name in args.templates.split(",") if name.strip()]
-        paths = generate(page_dir, args.count, args.seed, names, args.split, args.full)
+        # Loaded once: the pages are written with it, and isolation_report reads its samples alone.
+        handwriting = load_handwriting(split=args.split)
+        paths = generate(page_dir, args.count, args.seed, names, args.split, args.full, handwriting)
         kinds = available_model_kinds(args.model_dir)
         missing = sorted({"digits", "letters", "alnum"} - kinds)
         from recognition.engine.classify import resolve_version
@@ -436,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             f"(load average {load_before:.1f} when the run started)"
         )
         score.report("engine accuracy:")
-        causes = isolation_report(paths, results, args.model_dir, args.split)
+        causes = isolation_report(paths, results, args.model_dir, handwriting)
         if args.errors:
             from recognition.engine.forms import FormReader
 

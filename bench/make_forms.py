@@ -553,14 +553,21 @@ def make_page(
 
 
 def generate(
-    out_dir: Path, count: int, seed: int, template_names: list[str], split: str, full: bool = False
+    out_dir: Path,
+    count: int,
+    seed: int,
+    template_names: list[str],
+    split: str,
+    full: bool = False,
+    handwriting: Handwriting | None = None,
 ) -> list[Path]:
     """Write count pages per template as JPEG plus <stem>.truth.json; returns the page paths.
 
-    full: every comb box written (see random_field_text).
+    full: every comb box written (see random_field_text). handwriting: the split's, if the caller
+    has loaded it already.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    handwriting = load_handwriting(split=split)
+    handwriting = handwriting or load_handwriting(split=split)
     rng = np.random.default_rng(seed)
     written = []
     for name in template_names:

@@ -153,16 +153,14 @@ def _character_image(
     size = 2 * crop.halo_radius + 1
     halo = cv2.dilate(own, np.ones((size, size), np.uint8))
     offset_x, offset_y = offset
+    rows = slice(pad_top + offset_y, pad_bottom + offset_y)
+    columns = slice(pad_left + offset_x, pad_right + offset_x)
     if crop.halo_radius > 1:
         # A wider halo must not take in the printed lines or another character's ink.
-        rows = slice(pad_top + offset_y, pad_bottom + offset_y)
-        columns = slice(pad_left + offset_x, pad_right + offset_x)
         foreign = crop.lines[rows, columns] | (crop.ink[rows, columns] & (1 - own))
         halo &= 1 - cv2.dilate(foreign, np.ones((3, 3), np.uint8))
         halo |= own
-    darkness = crop.darkness[
-        pad_top + offset_y : pad_bottom + offset_y, pad_left + offset_x : pad_right + offset_x
-    ]
+    darkness = crop.darkness[rows, columns]
     darkness = darkness * halo
     peak = max(float(darkness.max()), 0.2)
     image = (255 - np.clip(darkness * (255.0 / peak), 0, 255)).astype(np.uint8)

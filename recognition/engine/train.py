@@ -209,6 +209,7 @@ def make_batch_feeder(
     """
     if pair_probability > 0 and not num_classes:
         raise ValueError("touching pairs need num_classes for their targets")
+    one_hot = np.eye(num_classes, dtype=np.float32) if pair_probability > 0 else None
     import keras
 
     class BatchFeeder(keras.utils.PyDataset):
@@ -249,7 +250,7 @@ def make_batch_feeder(
                 )
             if pair_probability <= 0:
                 return batch, labels[chosen]
-            targets = np.eye(num_classes, dtype=np.float32)[labels[chosen]]
+            targets = one_hot[labels[chosen]]
             singles = batch[..., 0].copy()  # pairs are made of single characters only
             for index in np.flatnonzero(self.generator.random(len(chosen)) < pair_probability):
                 other = int(self.generator.integers(len(chosen)))
@@ -320,6 +321,7 @@ def fit(
     probabilities = None
     if options.balance_power > 0:
         probabilities = sampling_weights(data.train_labels, len(data.classes), options.balance_power)
+    pair_share = options.pair_probability if options.augment else 0.0
     feeder = make_batch_feeder(
         data.train_inputs,
         data.train_labels,
@@ -331,11 +333,12 @@ def fit(
         options.artifact_probability if options.augment else 0.0,
         options.elastic_probability if options.augment else 0.0,
         options.stroke_change_probability,
-        options.pair_probability if options.augment else 0.0,
+        pair_share,
         len(data.classes),
     )
     steps = len(feeder)
-    one_hot = options.augment and options.pair_probability > 0
+    # With touching pairs the feeder gives one-hot targets (uniform rows for the pairs).
+    one_hot = pair_share > 0
     validation_targets = (
         np.eye(len(data.classes), dtype=np.float32)[data.validation_labels]
         if one_hot

@@ -85,18 +85,10 @@ class Command(BaseCommand):
         from recognition.engine import train
 
         kind = options["kind"]
-        if not 0.0 <= options["form_artifacts"] <= 1.0:
-            raise CommandError(
-                f"--form-artifacts is a share of images, 0..1, not {options['form_artifacts']}"
-            )
-        if not 0.0 <= options["elastic"] <= 1.0:
-            raise CommandError(f"--elastic is a share of images, 0..1, not {options['elastic']}")
-        if not 0.0 <= options["touching_pairs"] <= 1.0:
-            raise CommandError(
-                f"--touching-pairs is a share of images, 0..1, not {options['touching_pairs']}"
-            )
-        if not 0.0 <= options["stroke_change"] <= 1.0:
-            raise CommandError(f"--stroke-change is a share of images, 0..1, not {options['stroke_change']}")
+        for name in ("form_artifacts", "elastic", "stroke_change", "touching_pairs"):
+            if not 0.0 <= options[name] <= 1.0:
+                flag = "--" + name.replace("_", "-")
+                raise CommandError(f"{flag} is a share of images, 0..1, not {options[name]}")
         if options["form_crops"] and not Path(options["form_crops"]).is_file():
             raise CommandError(f"no form crops file at {options['form_crops']} (bench/make_form_crops.py)")
         model_dir = Path(settings.MODEL_DIR)

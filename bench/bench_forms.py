@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.make_forms import FORMS_DATA_DIR, generate, load_handwriting  # noqa: E402
+from bench.make_forms import DIGITS_HELP, FORMS_DATA_DIR, generate, load_handwriting  # noqa: E402
 from recognition.engine.align import AlignmentError  # noqa: E402
 from recognition.engine.pages import load_page  # noqa: E402
 from recognition.engine.templates import KIND_ALPHABETS, load_template  # noqa: E402
@@ -371,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=40, help="pages per template")
     parser.add_argument("--seed", type=int, default=9001)
     parser.add_argument("--split", default="bench", choices=("dev", "bench", "all"))
+    parser.add_argument("--digits", choices=("mnist", "nist"), default="mnist", help=DIGITS_HELP)
     parser.add_argument("--processes", type=int, default=1, help="reader processes (2 for 2 cores)")
     parser.add_argument("--tesseract-pages", type=int, default=20, help="pages per template for Tesseract")
     parser.add_argument(
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
         page_dir = args.keep or workdir
         names = [name.strip() for name in args.templates.split(",") if name.strip()]
         # Loaded once: the pages are written with it, and isolation_report reads its samples alone.
-        handwriting = load_handwriting(split=args.split)
+        handwriting = load_handwriting(split=args.split, digits=args.digits)
         paths = generate(page_dir, args.count, args.seed, names, args.split, args.full, handwriting)
         kinds = available_model_kinds(args.model_dir)
         missing = sorted({"digits", "letters", "alnum"} - kinds)

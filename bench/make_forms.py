@@ -298,15 +298,18 @@ class Handwriting:
 
 
 def load_handwriting(
-    data_dir: Path = DATA_DIR, femnist_dir: Path = FEMNIST_DIR, split: str = "all"
+    data_dir: Path = DATA_DIR, femnist_dir: Path = FEMNIST_DIR, split: str = "all", digits: str = "mnist"
 ) -> Handwriting:
     """Digits from MNIST training images when fetched (else femnist-dev), capitals from femnist-dev.
 
     split 'bench' takes only the characters the engine's training held out for validation (the same
     split as recognition.engine.train: femnist-dev by writer, 20 %, seed 0; MNIST train 5,000 at
     random, seed 0), so the benchmark reads handwriting the models never trained on; 'dev' takes the
-    rest; 'all' takes everything (demo samples).
+    rest; 'all' takes everything (demo samples). digits 'nist' writes the digits with femnist-dev's
+    NIST writers instead of MNIST (with 'bench': 24 writers none of the models trained on).
     """
+    if digits not in ("mnist", "nist"):
+        raise ValueError(f"digits must be 'mnist' or 'nist', not {digits!r}")
     femnist = load_femnist_dev(femnist_dir)
     femnist_train, femnist_held_out = split_by_writer(femnist.writers, 0.2, 0)
     femnist_keep = {"all": np.ones(len(femnist), bool), "dev": femnist_train, "bench": femnist_held_out}[
@@ -316,15 +319,19 @@ def load_handwriting(
     for label in range(10, 36):
         by_char[femnist.classes[label]] = femnist.images[femnist_keep & (femnist.labels == label)]
     source = f"femnist-dev capitals ({split})"
-    mnist_dir = data_dir / "mnist"
-    try:
-        mnist = load_mnist(mnist_dir, "train")
+    mnist = None
+    if digits == "mnist":
+        try:
+            mnist = load_mnist(data_dir / "mnist", "train")
+        except (FileNotFoundError, ValueError):
+            mnist = None  # not fetched: the femnist-dev digits stand in
+    if mnist is not None:
         mnist_train, mnist_held_out = split_random(len(mnist), 5000 / len(mnist), 0)
         keep = {"all": np.ones(len(mnist), bool), "dev": mnist_train, "bench": mnist_held_out}[split]
         for digit in range(10):
             by_char[str(digit)] = mnist.images[keep & (mnist.labels == digit)]
         source = f"MNIST training digits ({split}), " + source
-    except (FileNotFoundError, ValueError):
+    else:
         for digit in range(10):
             by_char[str(digit)] = femnist.images[femnist_keep & (femnist.labels == digit)]
         source = f"femnist-dev digits and capitals ({split})"
@@ -596,6 +603,9 @@ def write_samples(seed: int = 2024) -> None:
     print(f"wrote samples to {samples} (handwriting: {handwriting.source})")
 
 
+DIGITS_HELP = "whose digits: MNIST training images, or femnist-dev's NIST writers"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -609,6 +619,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--split", choices=("dev", "bench", "all"), default="dev", help="which half of the handwriting to use"
     )
+    parser.add_argument("--digits", choices=("mnist", "nist"), default="mnist", help=DIGITS_HELP)
     args = parser.parse_args(argv)
     if args.write_templates:
         for name, path in write_templates().items():
@@ -620,7 +631,14 @@ def main(argv: list[str] | None = None) -> None:
         unknown = [name for name in names if name not in TEMPLATE_DRAWERS]
         if unknown:
             parser.error(f"unknown templates: {', '.join(unknown)}")
-        generate(args.out, args.count, args.seed, names, args.split)
+        generate(
+            args.out,
+            args.count,
+            args.seed,
+            names,
+            args.split,
+            handwriting=load_handwriting(split=args.split, digits=args.digits),
+        )
 
 
 if __name__ == "__main__":

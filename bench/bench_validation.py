@@ -1,4 +1,4 @@
-"""Validation accuracy of model versions, clean and with what a printed box does to handwriting.
+"""Validation accuracy of model versions: clean, with what a printed box does, and scanned.
 
 Usage:
     python bench/bench_validation.py --kind digits --versions 2,6,11 [--pairs 2+6 6+11]
@@ -7,8 +7,10 @@ Reads the kind's validation split (femnist-dev writers held out and MNIST train'
 train_model makes them with split seed 0): never data the versions trained on, never MNIST test.
 "With box artifacts" applies recognition.engine.preprocess.form_artifacts to every validation image
 (fixed seed): a band of stroke lost along a rule or a wall, or a neighbour's stroke at a side, as
-the form reader sees characters in comb boxes. Pairs (or larger sets, A+B+C) are scored as the
-average of their outputs, which is what `manage.py ensemble_model` builds.
+the form reader sees characters in comb boxes. "Scanned" applies preprocess.scanned_stroke (solid
+pen strokes blurred by a scanner, fixed seed), which train_model --scan-blur trains with. Pairs
+(or larger sets, A+B+C) are scored as the average of their outputs, which is what
+`manage.py ensemble_model` builds.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from recognition.engine import train
     from recognition.engine.classify import load_classifier
-    from recognition.engine.preprocess import form_artifacts
+    from recognition.engine.preprocess import form_artifacts, scanned_stroke
 
     data = train.assemble_data(
         arguments.kind,
@@ -51,40 +53,38 @@ def main(argv: list[str] | None = None) -> None:
         arguments.femnist_dir,
         split_seed=0,
     )
-    generator = np.random.default_rng(12345)
-    damaged = np.stack([form_artifacts(image[..., 0], generator) for image in data.validation_inputs])[
-        ..., None
-    ]
+    images = data.validation_inputs[..., 0]
+    conditions = {"clean": data.validation_inputs}
+    for name, change, seed in (
+        ("with box artifacts", form_artifacts, 12345),
+        ("scanned", scanned_stroke, 54321),
+    ):
+        generator = np.random.default_rng(seed)
+        conditions[name] = np.stack([change(image, generator) for image in images])[..., None]
     labels = data.validation_labels
     outputs = {}
     for version in arguments.versions.split(","):
         classifier = load_classifier(arguments.kind, arguments.model_dir, version.strip())
-        outputs[version.strip()] = (
-            classifier.probabilities(data.validation_inputs),
-            classifier.probabilities(damaged),
-        )
+        outputs[version.strip()] = [classifier.probabilities(inputs) for inputs in conditions.values()]
 
-    def line(name: str, clean: np.ndarray, with_artifacts: np.ndarray) -> str:
-        clean_errors = int((clean.argmax(axis=1) != labels).sum())
-        artifact_errors = int((with_artifacts.argmax(axis=1) != labels).sum())
-        return (
-            f"{name:>10}  {100 * (1 - clean_errors / len(labels)):6.2f}% ({clean_errors:4d})"
-            f"   {100 * (1 - artifact_errors / len(labels)):6.2f}% ({artifact_errors:4d})"
-        )
+    def line(name: str, probabilities: list[np.ndarray]) -> str:
+        cells = []
+        for output in probabilities:
+            errors = int((output.argmax(axis=1) != labels).sum())
+            cells.append(f"{100 * (1 - errors / len(labels)):11.2f}% ({errors:4d})")
+        return f"{name:>10}" + "".join(cells)
 
     print(f"{arguments.kind} validation, {len(labels)} characters (errors in brackets)")
-    print(f"{'version':>10}  {'clean':>15}   {'with box artifacts':>15}")
-    for version, (clean, with_artifacts) in outputs.items():
-        print(line(version, clean, with_artifacts))
+    print(f"{'version':>10}" + "".join(f"{name:>19}" for name in conditions))
+    for version, probabilities in outputs.items():
+        print(line(version, probabilities))
     for pair in arguments.pairs:
         members = pair.split("+")
-        print(
-            line(
-                pair,
-                np.mean([outputs[member][0] for member in members], axis=0),
-                np.mean([outputs[member][1] for member in members], axis=0),
-            )
-        )
+        averaged = [
+            np.mean([outputs[member][index] for member in members], axis=0)
+            for index in range(len(conditions))
+        ]
+        print(line(pair, averaged))
 
 
 if __name__ == "__main__":

@@ -134,11 +134,13 @@ def augment_batch(
     stroke_change_probability: float = 0.3,
     artifact_probability: float = 0.0,
     elastic_probability: float = 0.0,
+    scan_probability: float = 0.0,
 ) -> np.ndarray:
     """Random rotation, shear, zoom, shift and stroke width on a (N, 28, 28[, 1]) float batch; never flips.
 
     A share elastic_probability of the images is also bent by a smooth random displacement field
-    (elastic_distortion): the wobble of a hand rather than the affine changes of a page.
+    (elastic_distortion): the wobble of a hand rather than the affine changes of a page. A share
+    scan_probability is written and scanned (scanned_stroke): solid ink, then the scanner's blur.
     """
     squeeze = batch.ndim == 4
     images = batch[..., 0] if squeeze else batch
@@ -180,10 +182,29 @@ def augment_batch(
         for index in np.flatnonzero(generator.random(count) < elastic_probability):
             output[index] = elastic_distortion(output[index], generator)
     output = np.clip(output, 0.0, 1.0)
+    if scan_probability > 0:
+        for index in np.flatnonzero(generator.random(count) < scan_probability):
+            output[index] = scanned_stroke(output[index], generator)
     if artifact_probability > 0:
         for index in np.flatnonzero(generator.random(count) < artifact_probability):
             output[index] = form_artifacts(output[index], generator)
     return output[..., None] if squeeze else output
+
+
+def scanned_stroke(image: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """A prepared 28x28 character (0..1) as a pen and a scanner give it back to the reader.
+
+    MNIST's strokes fade out over a pixel or two of gray; a pen's are solid to the edge (gain 1-2,
+    clipped), and a scan at form resolution blurs them again (Gaussian, sigma 0.3-0.9 of a frame
+    pixel: 0.3-1.1 page pixels on a character 25-45 px tall). The result is prepared again, as the
+    reader prepares a crop (the blur widens the ink's box a little).
+    """
+    original = np.asarray(image, dtype=np.float32)
+    if original.max() <= 0:
+        return original
+    solid = np.clip(original * generator.uniform(1.0, 2.0), 0.0, 1.0)
+    blurred = cv2.GaussianBlur(solid, (0, 0), float(generator.uniform(0.3, 0.9)))
+    return prepare_character(blurred)
 
 
 def elastic_distortion(

@@ -200,6 +200,7 @@ def make_batch_feeder(
     stroke_change_probability: float = 0.3,
     pair_probability: float = 0.0,
     num_classes: int | None = None,
+    scan_probability: float = 0.0,
 ):
     """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch.
 
@@ -247,6 +248,7 @@ def make_batch_feeder(
                     artifact_probability=artifact_probability,
                     elastic_probability=elastic_probability,
                     stroke_change_probability=stroke_change_probability,
+                    scan_probability=scan_probability,
                 )
             if pair_probability <= 0:
                 return batch, labels[chosen]
@@ -300,6 +302,8 @@ class TrainingOptions:
     # Share of training images replaced by two touching characters with a uniform target (digits: so
     # that a free field's touching pair is not read as one sure digit).
     pair_probability: float = 0.0
+    # Share of training images given solid pen strokes and a scanner's blur (preprocess.scanned_stroke).
+    scan_probability: float = 0.0
     seed: int = 0
 
 
@@ -335,6 +339,7 @@ def fit(
         options.stroke_change_probability,
         pair_share,
         len(data.classes),
+        options.scan_probability if options.augment else 0.0,
     )
     steps = len(feeder)
     # With touching pairs the feeder gives one-hot targets (uniform rows for the pairs).

@@ -10,6 +10,7 @@ from recognition.engine.preprocess import (
     ink_is_dark,
     prepare_batch,
     prepare_character,
+    scanned_stroke,
 )
 
 
@@ -138,3 +139,24 @@ def test_elastic_distortion_bends_strokes_locally_and_keeps_the_character():
     np.testing.assert_array_equal(plain, unchanged)
     bent = augment_batch(batch, np.random.default_rng(5), elastic_probability=1.0)
     assert not np.allclose(plain, bent)
+
+
+def test_scanned_stroke_blurs_and_bolds_the_character_and_prepares_it_again():
+    seven = prepare_character(dark_seven_on_paper())
+    inked = (seven > 0.05).sum()
+    for seed in range(10):
+        scanned = scanned_stroke(seven, np.random.default_rng(seed))
+        assert scanned.shape == (28, 28) and scanned.dtype == np.float32
+        assert scanned.max() == pytest.approx(1.0)
+        # Solid ink blurred by the scan covers more of the frame, and it is centred again.
+        assert (scanned > 0.05).sum() > 1.15 * inked
+        row, column = centre_of_mass(scanned)
+        assert abs(row - 13.5) < 0.5 and abs(column - 13.5) < 0.5
+    np.testing.assert_array_equal(
+        scanned_stroke(seven, np.random.default_rng(4)), scanned_stroke(seven, np.random.default_rng(4))
+    )
+    np.testing.assert_array_equal(scanned_stroke(np.zeros((28, 28), np.float32), np.random.default_rng(0)), 0)
+    batch = np.repeat(seven[None, :, :, None], 8, axis=0)
+    plain = augment_batch(batch, np.random.default_rng(5))
+    np.testing.assert_array_equal(plain, augment_batch(batch, np.random.default_rng(5), scan_probability=0.0))
+    assert not np.allclose(plain, augment_batch(batch, np.random.default_rng(5), scan_probability=1.0))

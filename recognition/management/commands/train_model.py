@@ -45,6 +45,12 @@ class Command(BaseCommand):
             help="share of training images bent by a smooth random displacement field (0..1)",
         )
         parser.add_argument(
+            "--scan-blur",
+            type=float,
+            default=0.0,
+            help="share of training images given solid strokes and a scanner's blur (0..1)",
+        )
+        parser.add_argument(
             "--stroke-change",
             type=float,
             default=0.3,
@@ -85,7 +91,7 @@ class Command(BaseCommand):
         from recognition.engine import train
 
         kind = options["kind"]
-        for name in ("form_artifacts", "elastic", "stroke_change", "touching_pairs"):
+        for name in ("form_artifacts", "elastic", "scan_blur", "stroke_change", "touching_pairs"):
             if not 0.0 <= options[name] <= 1.0:
                 flag = "--" + name.replace("_", "-")
                 raise CommandError(f"{flag} is a share of images, 0..1, not {options[name]}")
@@ -141,6 +147,7 @@ class Command(BaseCommand):
             elastic_probability=options["elastic"],
             stroke_change_probability=options["stroke_change"],
             pair_probability=options["touching_pairs"],
+            scan_probability=options["scan_blur"],
             seed=options["seed"],
         )
         bar = None

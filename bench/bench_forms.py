@@ -14,6 +14,7 @@ a whitelist for the field kind, when the `tesseract` binary is installed.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import multiprocessing
@@ -312,8 +313,9 @@ def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwrit
     if not fields:
         return {}
     alone = [prediction.label for prediction in load_classifier("digits", model_dir).classify(images)]
-    glyph_errors = page_errors = misread_alone = characters = 0
+    glyph_errors = page_errors = misread_alone = characters = length_changed = 0
     causes = {}
+    substitutions: collections.Counter = collections.Counter()
     for stem, name, truth_text, read_text, start in fields:
         positions = [index for index, char in enumerate(truth_text) if char.isdigit()]
         wrong_alone = {
@@ -328,6 +330,10 @@ def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwrit
             index for index, (want, got) in enumerate(zip(truth_text, read_text, strict=False)) if want != got
         ]
         glyph = 0
+        if len(read_text) == len(truth_text):
+            substitutions.update(f"{truth_text[index]}->{read_text[index]}" for index in substituted)
+        elif distance:
+            length_changed += 1
         if len(read_text) == len(truth_text) and len(substituted) == distance:
             glyph = sum(index in wrong_alone for index in substituted)
         glyph_errors += glyph
@@ -342,6 +348,11 @@ def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwrit
         f"  the model alone misreads {misread_alone} of {len(images)} source digits "
         f"({100 * misread_alone / len(images):.2f} %); without the page's errors the digit fields "
         f"would read {100 * (1 - glyph_errors / characters):.2f} %"
+    )
+    common = ", ".join(f"{pair} x{count}" for pair, count in substitutions.most_common(8))
+    print(
+        f"  wrong characters (truth->read): {common or 'none'}; "
+        f"{length_changed} fields with a character missing or extra"
     )
     return causes
 

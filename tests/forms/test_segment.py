@@ -286,3 +286,27 @@ def test_alnum_characters_keep_a_faint_stroke_edge_but_not_the_box():
     # The wall's last column is in the image, within the wider halo's reach, but kept out of it.
     assert images["alnum"][:, 0].min() == 255
     np.testing.assert_array_equal(images["alnum"][:, :7], images["digits"][:, :7])
+
+
+def _wide_capital_m_page():
+    """A free field with one wide block capital M, about 1.1 times as wide as tall, and a narrow I."""
+    page = np.full((90, 300), 250, np.uint8)
+    box = (10, 10, 280, 70)
+    top, bottom, left, right = 22, 62, 40, 83  # ink 43 tall, 46 wide
+    middle = (left + right) // 2
+    for start, end in (((left, bottom), (left, top)), ((left, top), (middle, bottom - 12))):
+        cv2.line(page, start, end, 20, 3)
+    for start, end in (((middle, bottom - 12), (right, top)), ((right, top), (right, bottom))):
+        cv2.line(page, start, end, 20, 3)
+    cv2.line(page, (100, top), (100, bottom), 20, 3)
+    return page, box
+
+
+def test_a_wide_capital_stays_whole_in_letter_fields_but_may_be_cut_in_digit_fields():
+    page, box = _wide_capital_m_page()
+    letters = segment_free(page, box, "letters")
+    assert [segment.kind for segment in letters] == ["char", "char"]
+    assert 44 <= letters[0].box[2] <= 49  # the whole M, not its strokes
+    # Digits are narrower: a blob as wide as that is offered to recognition as touching characters.
+    digits = segment_free(page, box, "digits")
+    assert [segment.kind for segment in digits] == ["group", "char"]

@@ -326,6 +326,8 @@ def fit(
     if options.balance_power > 0:
         probabilities = sampling_weights(data.train_labels, len(data.classes), options.balance_power)
     pair_share = options.pair_probability if options.augment else 0.0
+    # The feeder only calls augment_batch when augmenting, so the augmentation shares go as they are;
+    # touching pairs are made outside it and need switching off here.
     feeder = make_batch_feeder(
         data.train_inputs,
         data.train_labels,
@@ -334,12 +336,12 @@ def fit(
         options.seed,
         options.steps_per_epoch,
         probabilities,
-        options.artifact_probability if options.augment else 0.0,
-        options.elastic_probability if options.augment else 0.0,
-        options.stroke_change_probability,
-        pair_share,
-        len(data.classes),
-        options.scan_probability if options.augment else 0.0,
+        artifact_probability=options.artifact_probability,
+        elastic_probability=options.elastic_probability,
+        stroke_change_probability=options.stroke_change_probability,
+        pair_probability=pair_share,
+        num_classes=len(data.classes),
+        scan_probability=options.scan_probability,
     )
     steps = len(feeder)
     # With touching pairs the feeder gives one-hot targets (uniform rows for the pairs).

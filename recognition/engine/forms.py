@@ -10,7 +10,8 @@ import numpy as np
 
 from recognition.engine.align import MIN_SCORE, Alignment, TemplateFeatures, align_page, template_features
 from recognition.engine.fields import field_result
-from recognition.engine.segment import Segment, best_cut_path, resolve_group, segment_field
+from recognition.engine.pairs import MIN_PAIR_ASPECT, PAIR_KIND, read_pair
+from recognition.engine.segment import Segment, best_cut_path, resolve_group, segment_field, split_in_two
 from recognition.engine.templates import KIND_MODELS, FieldSpec, FormTemplate
 
 RESULT_FORMAT = "hwr-form-result/1"
@@ -92,6 +93,7 @@ class FormReader:
         self.versions = dict(versions or {})
         self.min_score = min_score
         self._classifiers: dict[str, object] = {}
+        self._pair_reader: object | None | bool = False  # False: not looked for yet; None: there is none
         self._features: dict[int, tuple[FormTemplate, TemplateFeatures]] = {}
 
     def classifier(self, model_kind: str):
@@ -115,6 +117,60 @@ class FormReader:
                     ) from error
                 self._classifiers[model_kind] = CombinedClassifier(parts)
         return self._classifiers[model_kind]
+
+    def pair_reader(self):
+        """The touching-pair reader of free digit fields (recognition.engine.pairs), or None without one.
+
+        It is optional: a model folder without models/digit-pairs reads every character as one.
+        """
+        if self._pair_reader is False:
+            from recognition.engine.classify import load_classifier
+
+            try:
+                self._pair_reader = load_classifier(PAIR_KIND, self.model_dir, self.versions.get(PAIR_KIND))
+            except FileNotFoundError:
+                self._pair_reader = None
+        return self._pair_reader
+
+    def _read_touching_pairs(
+        self, specs: list[FieldSpec], segments_per_field: list, predictions_per_field: list
+    ):
+        """Free digit fields: a character the pair reader is sure is two touching digits becomes two.
+
+        Returns the pair reader's name when it was consulted, else None.
+        """
+        candidates, images = [], []
+        for index, spec in enumerate(specs):
+            if spec.cells is not None or KIND_MODELS[spec.kind] != "digits":
+                continue
+            characters = [
+                position
+                for position, segment in enumerate(segments_per_field[index])
+                if segment.kind == "char"
+            ]
+            for order, position in enumerate(characters):
+                segment = segments_per_field[index][position]
+                if segment.box[2] >= MIN_PAIR_ASPECT * segment.box[3]:
+                    candidates.append((index, position, order))
+                    images.append(segment.image)
+        if not candidates:
+            return None
+        reader = self.pair_reader()
+        if reader is None:
+            return None
+        from recognition.engine.preprocess import prepare_batch
+
+        probabilities = reader.probabilities(prepare_batch(images))
+        # From the right, so the positions still to be replaced stay where they were.
+        for (index, position, order), row in reversed(list(zip(candidates, probabilities, strict=True))):
+            pair = read_pair(row)
+            if pair is None:
+                continue
+            segments_per_field[index][position : position + 1] = list(
+                split_in_two(segments_per_field[index][position])
+            )
+            predictions_per_field[index][order : order + 1] = pair
+        return reader.name
 
     def features(self, template: FormTemplate) -> TemplateFeatures:
         """The template's alignment features, computed once per template object."""
@@ -177,6 +233,7 @@ class FormReader:
                     resolved.append(segment)
                 segments_per_field[index] = resolved
                 predictions_per_field[index] = field_predictions
+        pair_reader_name = self._read_touching_pairs(specs, segments_per_field, predictions_per_field)
         results = [
             field_result(spec, segments, predictions)
             for spec, segments, predictions in zip(
@@ -188,6 +245,8 @@ class FormReader:
             for name in self.classifier(model_kind).name.split("+"):
                 if name not in names:
                     names.append(name)
+        if pair_reader_name:
+            names.append(pair_reader_name)
         return results, names
 
     def read_page(self, template: FormTemplate, page_image: np.ndarray) -> PageReading:

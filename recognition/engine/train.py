@@ -13,6 +13,7 @@ import numpy as np
 
 from recognition.engine import datasets
 from recognition.engine.metrics import classification_report
+from recognition.engine.pairs import PAIR_CLASSES, PAIR_KIND, PAIR_THRESHOLD, SINGLE_COUNT, pair_label
 from recognition.engine.preprocess import augment_batch, prepare_batch, touching_pair
 
 # Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
@@ -21,7 +22,13 @@ KIND_CLASSES = {
     "digits": datasets.DIGIT_CLASSES,
     "letters": datasets.CAPITAL_CLASSES,
     "alnum": datasets.DIGIT_CLASSES + datasets.CAPITAL_CLASSES,
+    # The touching-pair reader of free digit fields (recognition.engine.pairs): single digits first,
+    # so the digit data's labels are its labels too, then the 100 ordered pairs.
+    PAIR_KIND: PAIR_CLASSES,
 }
+DIGIT_DATA_KINDS = ("digits", "alnum", PAIR_KIND)
+# Held-out touching pairs added to the pair reader's validation, made from validation digits only.
+VALIDATION_PAIR_COUNT = 3000
 
 
 @dataclass
@@ -69,7 +76,7 @@ def assemble_data(
     validation_parts: list[tuple[str, datasets.CharacterSet]] = []
     description: dict = {"train": {}, "validation": {}}
 
-    if kind in ("digits", "alnum") and mnist_dir is not None:
+    if kind in DIGIT_DATA_KINDS and mnist_dir is not None:
         mnist = datasets.load_mnist(mnist_dir, "train")
         if limit:
             mnist = mnist.subset(np.arange(min(limit, len(mnist))))
@@ -88,7 +95,7 @@ def assemble_data(
             femnist.writers, validation_fraction, split_seed
         )
         wanted = {}
-        if kind in ("digits", "alnum"):
+        if kind in DIGIT_DATA_KINDS:
             wanted.update({name: name for name in datasets.DIGIT_CLASSES})
         if kind in ("letters", "alnum"):
             wanted.update({name: name for name in datasets.CAPITAL_CLASSES})
@@ -130,15 +137,22 @@ def assemble_data(
     if not train_parts:
         raise ValueError(f"no data for kind {kind!r}: give an MNIST folder and/or femnist-dev folder")
     train_set = datasets.concatenate([part for part in train_parts])
-    validation_inputs = np.concatenate([_prepare(part) for _, part in validation_parts])
-    validation_labels = np.concatenate([part.labels for _, part in validation_parts])
+    prepared_parts = [(name, _prepare(part), part.labels) for name, part in validation_parts]
+    if kind == PAIR_KIND:
+        singles = np.concatenate([inputs for _, inputs, _ in prepared_parts])
+        single_labels = np.concatenate([labels for _, _, labels in prepared_parts])
+        pair_inputs, pair_labels = make_pairs(singles, single_labels, VALIDATION_PAIR_COUNT, split_seed)
+        prepared_parts.append(("touching pairs of held-out digits", pair_inputs, pair_labels))
+        description["validation"]["touching pairs of held-out digits"] = VALIDATION_PAIR_COUNT
+    validation_inputs = np.concatenate([inputs for _, inputs, _ in prepared_parts])
+    validation_labels = np.concatenate([labels for _, _, labels in prepared_parts])
     groups = {}
     start = 0
-    for name, part in validation_parts:
+    for name, _, labels in prepared_parts:
         mask = np.zeros(len(validation_labels), dtype=bool)
-        mask[start : start + len(part)] = True
+        mask[start : start + len(labels)] = True
         groups[name] = mask
-        start += len(part)
+        start += len(labels)
     return TrainingData(
         classes=classes,
         train_inputs=_prepare(train_set),
@@ -148,6 +162,20 @@ def assemble_data(
         validation_groups=groups,
         description=description,
     )
+
+
+def make_pairs(
+    inputs: np.ndarray, labels: np.ndarray, count: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """count touching pairs of prepared single digits drawn at random, with their pair-reader labels."""
+    generator = np.random.default_rng(seed)
+    first = generator.integers(len(labels), size=count)
+    second = generator.integers(len(labels), size=count)
+    images = [
+        touching_pair(inputs[one, :, :, 0], inputs[other, :, :, 0], generator)
+        for one, other in zip(first, second, strict=True)
+    ]
+    return np.stack(images)[..., None].astype(np.float32), pair_label(labels[first], labels[second])
 
 
 def sampling_weights(labels: np.ndarray, num_classes: int, balance_power: float) -> np.ndarray:
@@ -201,16 +229,20 @@ def make_batch_feeder(
     pair_probability: float = 0.0,
     num_classes: int | None = None,
     scan_probability: float = 0.0,
+    pair_classes: bool = False,
 ):
     """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch.
 
     With pair_probability > 0 a share of each batch is replaced by two of its characters touching
-    (preprocess.touching_pair) and the targets are one-hot rows, uniform for those pairs: no class
-    is right for them (outlier exposure). Otherwise targets are class indices.
+    (preprocess.touching_pair). With pair_classes (the pair reader) such a pair gets its own class
+    (pairs.pair_label); otherwise the targets are one-hot rows, uniform for those pairs: no class is
+    right for them (outlier exposure). Without pairs, targets are class indices.
     """
     if pair_probability > 0 and not num_classes:
         raise ValueError("touching pairs need num_classes for their targets")
-    one_hot = np.eye(num_classes, dtype=np.float32) if pair_probability > 0 else None
+    if pair_classes and num_classes != len(PAIR_CLASSES):
+        raise ValueError(f"pair classes need the {len(PAIR_CLASSES)} classes of the pair reader")
+    one_hot = np.eye(num_classes, dtype=np.float32) if pair_probability > 0 and not pair_classes else None
     import keras
 
     class BatchFeeder(keras.utils.PyDataset):
@@ -252,12 +284,16 @@ def make_batch_feeder(
                 )
             if pair_probability <= 0:
                 return batch, labels[chosen]
-            targets = one_hot[labels[chosen]]
+            single_labels = labels[chosen]
+            targets = single_labels.copy() if pair_classes else one_hot[single_labels]
             singles = batch[..., 0].copy()  # pairs are made of single characters only
             for index in np.flatnonzero(self.generator.random(len(chosen)) < pair_probability):
                 other = int(self.generator.integers(len(chosen)))
                 batch[index, :, :, 0] = touching_pair(singles[index], singles[other], self.generator)
-                targets[index] = 1.0 / num_classes
+                if pair_classes:
+                    targets[index] = pair_label(single_labels[index], single_labels[other])
+                else:
+                    targets[index] = 1.0 / num_classes
             return batch, targets
 
     return BatchFeeder()
@@ -299,8 +335,9 @@ class TrainingOptions:
     elastic_probability: float = 0.0
     # Share of training images whose strokes are made thinner or bolder (half each; augment_batch).
     stroke_change_probability: float = 0.3
-    # Share of training images replaced by two touching characters with a uniform target (digits: so
-    # that a free field's touching pair is not read as one sure digit).
+    # Share of training images replaced by two touching characters: with a uniform target (digits: so
+    # that a free field's touching pair is not read as one sure digit), or with the pair's own class
+    # for the pair reader (kind digit-pairs).
     pair_probability: float = 0.0
     # Share of training images given solid pen strokes and a scanner's blur (preprocess.scanned_stroke).
     scan_probability: float = 0.0
@@ -326,6 +363,7 @@ def fit(
     if options.balance_power > 0:
         probabilities = sampling_weights(data.train_labels, len(data.classes), options.balance_power)
     pair_share = options.pair_probability if options.augment else 0.0
+    pair_classes = data.classes == PAIR_CLASSES
     # The feeder only calls augment_batch when augmenting, so the augmentation shares go as they are;
     # touching pairs are made outside it and need switching off here.
     feeder = make_batch_feeder(
@@ -342,10 +380,12 @@ def fit(
         pair_probability=pair_share,
         num_classes=len(data.classes),
         scan_probability=options.scan_probability,
+        pair_classes=pair_classes,
     )
     steps = len(feeder)
-    # With touching pairs the feeder gives one-hot targets (uniform rows for the pairs).
-    one_hot = pair_share > 0
+    # With touching pairs the feeder gives one-hot targets (uniform rows for the pairs), unless the
+    # pairs have classes of their own.
+    one_hot = pair_share > 0 and not pair_classes
     validation_targets = (
         np.eye(len(data.classes), dtype=np.float32)[data.validation_labels]
         if one_hot
@@ -406,9 +446,18 @@ def predict_labels(model, inputs: np.ndarray, batch_size: int = 1024) -> tuple[n
 
 
 def evaluate(model, data: TrainingData) -> dict:
-    """Validation report overall plus accuracy per validation group."""
-    predicted, _ = predict_labels(model, data.validation_inputs)
+    """Validation report overall plus accuracy per validation group (and, for the pair reader, how
+    often it would cut a single digit in two or leave a pair whole at its serving threshold)."""
+    predicted, probabilities = predict_labels(model, data.validation_inputs)
     report = classification_report(data.validation_labels, predicted, data.classes)
+    if data.classes == PAIR_CLASSES:
+        is_pair = probabilities[:, SINGLE_COUNT:].sum(axis=1) >= PAIR_THRESHOLD
+        single = data.validation_labels < SINGLE_COUNT
+        report["pair_detection"] = {
+            "threshold": PAIR_THRESHOLD,
+            "singles_taken_for_pairs": float(is_pair[single].mean()) if single.any() else None,
+            "pairs_found": float(is_pair[~single].mean()) if (~single).any() else None,
+        }
     report["groups"] = {
         name: {
             "count": int(mask.sum()),

@@ -322,3 +322,66 @@ def test_training_on_touching_pairs_makes_the_model_unsure_of_them():
         assert (predicted == test_labels).mean() > 0.9  # single characters are still read
         confidence[share] = train.predict_labels(model, pairs)[1].max(axis=1).mean()
     assert confidence[0.3] < confidence[0.0] - 0.1
+
+
+def test_pair_reader_feeder_gives_touching_pairs_their_own_class():
+    from recognition.engine.pairs import PAIR_CLASSES, pair_label
+
+    data = _small_data(64)
+    feeder = train.make_batch_feeder(
+        data.train_inputs,
+        data.train_labels,
+        32,
+        True,
+        seed=0,
+        pair_probability=0.5,
+        num_classes=len(PAIR_CLASSES),
+        pair_classes=True,
+    )
+    batch, targets = feeder[0]
+    assert batch.shape == (32, 28, 28, 1) and targets.shape == (32,)
+    singles = data.train_labels[feeder.order[:32]]
+    pairs = targets >= 10
+    assert 6 <= pairs.sum() <= 26
+    np.testing.assert_array_equal(targets[~pairs], singles[~pairs])
+    # A pair's first digit is the single it replaced; its second is one of the batch's digits.
+    first, second = (targets[pairs] - 10) // 10, (targets[pairs] - 10) % 10
+    np.testing.assert_array_equal(first, singles[pairs])
+    assert set(second.tolist()) <= set(singles.tolist())
+    assert pair_label(6, 6) == PAIR_CLASSES.index("66")
+    with pytest.raises(ValueError, match="pair classes"):
+        train.make_batch_feeder(
+            data.train_inputs,
+            data.train_labels,
+            32,
+            True,
+            pair_probability=0.5,
+            num_classes=10,
+            pair_classes=True,
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FEMNIST_DEV.exists(), reason="needs ../shared/data/femnist-dev")
+def test_train_model_writes_a_pair_reader_validated_on_held_out_pairs(tmp_path, settings):
+    from recognition.engine.pairs import PAIR_CLASSES
+
+    settings.MODEL_DIR = tmp_path
+    out = io.StringIO()
+    tiny = ["--epochs", "1", "--steps-per-epoch", "2", "--width", "4", "--batch-size", "16"]
+    with pytest.raises(CommandError, match="touching-pairs"):
+        call_command("train_model", "--kind", "digit-pairs", "--touching-pairs", "0", *tiny, stdout=out)
+    # A stand-in for MNIST train (the real one is fetched by a command, not by the tests).
+    mnist_dir = tmp_path / "mnist"
+    mnist_dir.mkdir()
+    images, labels = synthetic_digits(400, seed=5)
+    datasets.write_idx(mnist_dir / "train-images-idx3-ubyte", images)
+    datasets.write_idx(mnist_dir / "train-labels-idx1-ubyte", labels.astype(np.uint8))
+    call_command("train_model", "--kind", "digit-pairs", "--mnist-dir", str(mnist_dir), *tiny, stdout=out)
+    card = json.loads((tmp_path / "digit-pairs" / "1" / "card.json").read_text())
+    assert card["classes"] == PAIR_CLASSES
+    assert "--touching-pairs 0.4" in card["command"]
+    validation = card["metrics"]["validation"]
+    assert validation["groups"]["touching pairs of held-out digits"]["count"] == train.VALIDATION_PAIR_COUNT
+    assert set(validation["pair_detection"]) == {"threshold", "singles_taken_for_pairs", "pairs_found"}
+    assert (tmp_path / "digit-pairs" / "ACTIVE").read_text().strip() == "1"

@@ -10,13 +10,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.classify import KINDS, model_versions, resolve_version
+from recognition.engine.pairs import PAIR_KIND
+
+# The pair reader of free digit fields is trained here too; it is not a kind fields are read with.
+TRAINABLE_KINDS = (*KINDS, PAIR_KIND)
+# Share of the pair reader's training images that are touching pairs when --touching-pairs is not given.
+DEFAULT_PAIR_SHARE = 0.4
 
 
 class Command(BaseCommand):
     help = "Train a character CNN and write models/<kind>/<next version>/ (model, card, plots)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--kind", choices=KINDS, required=True)
+        parser.add_argument("--kind", choices=TRAINABLE_KINDS, required=True)
         parser.add_argument("--epochs", type=int, default=20)
         parser.add_argument(
             "--from",
@@ -59,8 +65,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--touching-pairs",
             type=float,
-            default=0.0,
-            help="share of training images replaced by two touching characters with no right class (0..1)",
+            default=None,
+            help="share of training images replaced by two touching characters (0..1): with no right class, "
+            f"or with the pair's own class for {PAIR_KIND} (default {DEFAULT_PAIR_SHARE} there, else 0)",
         )
         parser.add_argument(
             "--form-crops",
@@ -91,6 +98,10 @@ class Command(BaseCommand):
         from recognition.engine import train
 
         kind = options["kind"]
+        if options["touching_pairs"] is None:
+            options["touching_pairs"] = DEFAULT_PAIR_SHARE if kind == PAIR_KIND else 0.0
+        if kind == PAIR_KIND and options["touching_pairs"] <= 0:
+            raise CommandError(f"{PAIR_KIND} learns from touching pairs: --touching-pairs must be above 0")
         for name in ("form_artifacts", "elastic", "scan_blur", "stroke_change", "touching_pairs"):
             if not 0.0 <= options[name] <= 1.0:
                 flag = "--" + name.replace("_", "-")
@@ -103,7 +114,7 @@ class Command(BaseCommand):
         mnist_present = any(
             (mnist_dir / name).exists() for name in ("train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz")
         )
-        if kind in ("digits", "alnum") and not mnist_present:
+        if kind in train.DIGIT_DATA_KINDS and not mnist_present:
             raise CommandError(f"MNIST is not in {mnist_dir}; run `python manage.py fetch_data mnist` first")
         if not femnist_dir.exists():
             self.stderr.write(f"femnist-dev not found at {femnist_dir}; training without it")
@@ -217,6 +228,12 @@ class Command(BaseCommand):
         )
         for name, group in metrics["groups"].items():
             self.stdout.write(f"  {name}: {group['accuracy']:.4f} on {group['count']}")
+        detection = metrics.get("pair_detection")
+        if detection:
+            self.stdout.write(
+                f"  at {detection['threshold']}: single digits taken for pairs "
+                f"{detection['singles_taken_for_pairs']:.4%}, pairs found {detection['pairs_found']:.2%}"
+            )
 
     def _command_line(self, options) -> str:
         """The command that reproduces this run, from the options received (sys.argv may be pytest's)."""

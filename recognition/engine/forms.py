@@ -10,7 +10,14 @@ import numpy as np
 
 from recognition.engine.align import MIN_SCORE, Alignment, TemplateFeatures, align_page, template_features
 from recognition.engine.fields import field_result
-from recognition.engine.pairs import MIN_PAIR_ASPECT, PAIR_KIND, read_pair
+from recognition.engine.pairs import (
+    MIN_PAIR_ASPECT,
+    PAIR_CLASSES,
+    PAIR_KIND,
+    SINGLE_COUNT,
+    is_pair,
+    read_pair,
+)
 from recognition.engine.segment import Segment, best_cut_path, resolve_group, segment_field, split_in_two
 from recognition.engine.templates import KIND_MODELS, FieldSpec, FormTemplate
 
@@ -161,14 +168,24 @@ class FormReader:
         from recognition.engine.preprocess import prepare_batch
 
         probabilities = reader.probabilities(prepare_batch(images))
+        found = [
+            (candidate, row, split_in_two(segments_per_field[candidate[0]][candidate[1]]))
+            for candidate, row in zip(candidates, probabilities, strict=True)
+            if is_pair(row)
+        ]
+        if not found:
+            return reader.name
+        # The digits model reads each half too (one small batch, only on pages with a pair).
+        digits = self.classifier("digits")
+        half_images = [half.image for _, _, halves in found for half in halves]
+        half_probabilities = digits.probabilities(prepare_batch(half_images))
+        same_classes = list(digits.classes) == PAIR_CLASSES[:SINGLE_COUNT]
         # From the right, so the positions still to be replaced stay where they were.
-        for (index, position, order), row in reversed(list(zip(candidates, probabilities, strict=True))):
-            pair = read_pair(row)
-            if pair is None:
-                continue
-            segments_per_field[index][position : position + 1] = list(
-                split_in_two(segments_per_field[index][position])
-            )
+        for number in range(len(found) - 1, -1, -1):
+            (index, position, order), row, halves = found[number]
+            read_halves = (half_probabilities[2 * number], half_probabilities[2 * number + 1])
+            pair = read_pair(row, read_halves if same_classes else None)
+            segments_per_field[index][position : position + 1] = list(halves)
             predictions_per_field[index][order : order + 1] = pair
         return reader.name
 

@@ -32,8 +32,31 @@ def pair_label(first, second):
     return SINGLE_COUNT + SINGLE_COUNT * first + second
 
 
-def read_pair(probabilities: np.ndarray, threshold: float = PAIR_THRESHOLD, alternatives: int = 3):
+def _pair_grid(probabilities: np.ndarray) -> np.ndarray:
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (len(PAIR_CLASSES),):
+        raise ValueError(f"expected {len(PAIR_CLASSES)} pair-reader probabilities, got {probabilities.shape}")
+    return probabilities[SINGLE_COUNT:].reshape(SINGLE_COUNT, SINGLE_COUNT)
+
+
+def is_pair(probabilities: np.ndarray, threshold: float = PAIR_THRESHOLD) -> bool:
+    """Whether the pair reader is sure enough that a character is two touching digits."""
+    return bool(_pair_grid(probabilities).sum() >= threshold)
+
+
+def read_pair(
+    probabilities: np.ndarray,
+    halves: tuple[np.ndarray, np.ndarray] | None = None,
+    threshold: float = PAIR_THRESHOLD,
+    alternatives: int = 3,
+):
     """The two digits a character is, from the pair reader's output, or None when it is one digit.
+
+    halves: the digits model's probabilities for the character's left and right half once cut in
+    two. The pair reader saw the two digits squeezed into one frame, the digits model sees each at
+    full size; each pair is weighted by how the digits model reads the halves (a product of the
+    two experts, scaled back to the pair reader's total), which settles a pair reader torn between
+    `32` and `92` when the left half is a clear 9.
 
     Each digit's confidence is the probability that the character is a pair with that digit in
     that place (the pair probabilities summed over the other place); the alternatives are the other
@@ -41,12 +64,14 @@ def read_pair(probabilities: np.ndarray, threshold: float = PAIR_THRESHOLD, alte
     """
     from recognition.engine.classify import CharPrediction
 
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.shape != (len(PAIR_CLASSES),):
-        raise ValueError(f"expected {len(PAIR_CLASSES)} pair-reader probabilities, got {probabilities.shape}")
-    pairs = probabilities[SINGLE_COUNT:].reshape(SINGLE_COUNT, SINGLE_COUNT)
-    if pairs.sum() < threshold:
+    pairs = _pair_grid(probabilities)
+    total = pairs.sum()
+    if total < threshold:
         return None
+    if halves is not None:
+        joint = pairs * np.outer(np.asarray(halves[0], np.float64), np.asarray(halves[1], np.float64))
+        if joint.sum() > 0:
+            pairs = joint * (total / joint.sum())
     predictions = []
     for marginal in (pairs.sum(axis=1), pairs.sum(axis=0)):
         order = np.argsort(-marginal)

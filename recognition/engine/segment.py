@@ -850,8 +850,8 @@ def split_in_two(segment: Segment) -> tuple[Segment, Segment]:
     """A 'char' segment cut into two at the column where its ink is easiest to cut (two touching digits).
 
     The cut is found on the segment's own image (dark ink on white) with the rule of _split_wide; the
-    two images keep the image's height, and the boxes are the ink of each side in the segment's
-    coordinates.
+    two images keep the image's height, and the segment's box is cut at the same share of its ink's
+    width (the box is the ink's bounding box, so the two boxes meet where the ink was cut).
     """
     if segment.kind != "char" or segment.image is None:
         raise ValueError("only a character segment can be split")

@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from recognition.engine.pairs import MIN_PAIR_ASPECT, PAIR_CLASSES, PAIR_THRESHOLD, pair_label, read_pair
+from recognition.engine.pairs import (
+    MIN_PAIR_ASPECT,
+    PAIR_CLASSES,
+    PAIR_THRESHOLD,
+    is_pair,
+    pair_label,
+    read_pair,
+)
 from recognition.engine.segment import Segment, split_in_two
 from recognition.engine.templates import FieldSpec
 
@@ -27,10 +34,24 @@ def test_a_sure_pair_becomes_two_digits_with_their_own_confidences():
     assert len(first.alternatives) == 3
 
 
+def test_the_digits_model_reading_the_halves_settles_a_torn_pair_reader():
+    row = _pair_output({"32": 0.50, "92": 0.45}, {"3": 0.05})
+    left, right = np.full(10, 0.01), np.full(10, 0.01)
+    left[9], right[2] = 0.91, 0.91
+    first, second = read_pair(row, (left, right))
+    assert (first.label, second.label) == ("9", "2")
+    # Scaled back to the pair reader's total: the pair is as likely as before, its digits are not.
+    assert first.confidence + first.alternatives[0][1] == pytest.approx(0.95, abs=1e-3)
+    assert first.alternatives[0][0] == "3" and first.confidence > 0.9
+    assert read_pair(row)[0].label == "3"  # without the halves the pair reader's own best
+
+
 def test_a_single_digit_or_an_unsure_pair_is_left_alone():
     assert read_pair(_pair_output({}, {"6": 0.99, "0": 0.01})) is None
     below = PAIR_THRESHOLD - 0.01
     assert read_pair(_pair_output({"17": below}, {"4": 1 - below})) is None
+    assert not is_pair(_pair_output({"17": below}, {"4": 1 - below}))
+    assert is_pair(_pair_output({"17": PAIR_THRESHOLD}, {"4": 1 - PAIR_THRESHOLD}))
     with pytest.raises(ValueError, match="110"):
         read_pair(np.ones(10) / 10)
     assert PAIR_CLASSES[pair_label(1, 7)] == "17" and PAIR_CLASSES[:10] == list("0123456789")
@@ -96,11 +117,12 @@ def test_free_amount_characters_the_pair_reader_is_sure_of_are_cut_in_two(tmp_pa
     for folder in (with_pairs, without):
         folder.mkdir()
         (folder / "digits").symlink_to(digits_model_dir / "digits")
-    _constant_pair_reader(with_pairs, "38")
+    # The blob's halves are rings, which the digits model reads as 0 too (read_pair weighs both).
+    _constant_pair_reader(with_pairs, "00")
     clear_cache()
     results, names = FormReader(with_pairs).read_fields(page, [amount])
     chars = results[0]["chars"]
-    assert [char["text"] for char in chars[:2]] == ["3", "8"]
+    assert [char["text"] for char in chars[:2]] == ["0", "0"]
     assert len(chars) == 3 and names[-1] == "digit-pairs@1"
     assert chars[0]["confidence"] == pytest.approx(1.0, abs=1e-3)
     # The two boxes split the blob's box; the bar (narrower than MIN_PAIR_ASPECT) stays one character.

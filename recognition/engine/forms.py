@@ -168,11 +168,11 @@ class FormReader:
         from recognition.engine.preprocess import prepare_batch
 
         probabilities = reader.probabilities(prepare_batch(images))
-        found = [
-            (candidate, row, split_in_two(segments_per_field[candidate[0]][candidate[1]]))
-            for candidate, row in zip(candidates, probabilities, strict=True)
-            if is_pair(row)
-        ]
+        found = []
+        for candidate, row in zip(candidates, probabilities, strict=True):
+            halves = split_in_two(segments_per_field[candidate[0]][candidate[1]]) if is_pair(row) else None
+            if halves is not None:
+                found.append((candidate, row, halves))
         if not found:
             return reader.name
         # The digits model reads each half too (one small batch, only on pages with a pair).

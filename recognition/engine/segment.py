@@ -846,8 +846,9 @@ def segment_field(
     return flat
 
 
-def split_in_two(segment: Segment) -> tuple[Segment, Segment]:
-    """A 'char' segment cut into two at the column where its ink is easiest to cut (two touching digits).
+def split_in_two(segment: Segment) -> tuple[Segment, Segment] | None:
+    """A 'char' segment cut into two at the column where its ink is easiest to cut (two touching digits);
+    None when its image has fewer than two columns of dark ink (nothing to cut between).
 
     The cut is found on the segment's own image (dark ink on white) with the rule of _split_wide; the
     two images keep the image's height, and the segment's box is cut at the same share of its ink's
@@ -859,7 +860,7 @@ def split_in_two(segment: Segment) -> tuple[Segment, Segment]:
     mask = (image < 128).astype(np.uint8)
     columns = np.flatnonzero(mask.any(axis=0))
     if len(columns) < 2:
-        raise ValueError("a segment without two columns of ink cannot be split")
+        return None
     ink_left, ink_right = int(columns[0]), int(columns[-1]) + 1
     cut = ink_left + _split_wide(mask[:, ink_left:ink_right], 2)[0]
     x, y, width, height = segment.box

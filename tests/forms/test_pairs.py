@@ -81,6 +81,10 @@ def test_split_in_two_cuts_where_the_characters_touch():
     assert (left.image < 128).sum() + (right.image < 128).sum() == (image < 128).sum()
     with pytest.raises(ValueError, match="character"):
         split_in_two(Segment("blank", (0, 0, 10, 10)))
+    # Faint ink with one dark column: nothing to cut between, the character stays whole.
+    faint = np.full((40, 30), 200, np.uint8)
+    faint[5:35, 14] = 0
+    assert split_in_two(Segment("char", (0, 0, 30, 40), faint)) is None
 
 
 def _constant_pair_reader(model_dir, pair: str) -> None:

@@ -13,6 +13,7 @@ from recognition.models import (
     RetrainingRun,
     TrainingSample,
 )
+from recognition.services import SERVED_KINDS
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -120,7 +121,7 @@ class ModelPromoteSerializer(serializers.Serializer):
 
 
 class ModelRollbackSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["digits", "letters", "alnum"])
+    kind = serializers.ChoiceField(choices=SERVED_KINDS)
     reason = serializers.CharField(max_length=2000)
 
 

@@ -608,6 +608,10 @@ def model_versions_sync(*, model_dir: Path | None = None) -> list[ModelVersion]:
 # --- learning loop: retraining and promotion -----------------------------------------------------
 
 MODEL_KINDS = ("digits", "letters", "alnum")
+# Kinds whose active version can be changed by hand: the retrainable ones and the touching-pair reader
+# of free digit fields (recognition.engine.pairs.PAIR_KIND, spelled out here so the web process does
+# not import the engine), which is served but not retrained from corrections.
+SERVED_KINDS = (*MODEL_KINDS, "digit-pairs")
 # A retraining that was started this many times without finishing keeps killing its worker.
 MAX_RETRAINING_ATTEMPTS = 3
 
@@ -857,7 +861,8 @@ def model_promote(*, version_id: int, user, reason: str) -> ModelVersion:
 
 def model_rollback(*, kind: str, user, reason: str) -> ModelVersion:
     """Make the version that was active before the current one active again."""
-    check_model_kind(kind=kind)
+    if kind not in SERVED_KINDS:
+        raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(SERVED_KINDS)}.")
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Say why the model is rolled back.")

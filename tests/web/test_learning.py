@@ -75,6 +75,31 @@ def test_rollback_returns_to_the_version_active_before(
 
 
 @pytest.mark.django_db
+def test_the_pair_reader_can_be_promoted_and_rolled_back_but_not_retrained(
+    tmp_path, settings, admin_user, django_capture_on_commit_callbacks
+):
+    from recognition.engine.pairs import PAIR_KIND
+
+    assert PAIR_KIND in services.SERVED_KINDS and PAIR_KIND not in services.MODEL_KINDS
+    source = REPO_MODELS / PAIR_KIND / (REPO_MODELS / PAIR_KIND / "ACTIVE").read_text().strip()
+    for version in ("1", "2"):
+        shutil.copytree(source, tmp_path / PAIR_KIND / version)
+    (tmp_path / PAIR_KIND / "ACTIVE").write_text("1\n")
+    settings.MODEL_DIR = tmp_path
+    services.model_versions_sync(model_dir=tmp_path)
+    second = ModelVersion.objects.get(kind=PAIR_KIND, version="2")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_promote(version_id=second.pk, user=admin_user, reason="reads pairs better")
+        services.model_rollback(kind=PAIR_KIND, user=admin_user, reason="cuts single nines")
+    assert selectors.active_model_versions() == {PAIR_KIND: "1"}
+    assert (tmp_path / PAIR_KIND / "ACTIVE").read_text().strip() == "1"
+    with pytest.raises(InvalidInput, match="Unknown model kind"):
+        services.model_rollback(kind="nonsense", user=admin_user, reason="no such kind")
+    with pytest.raises(InvalidInput, match="Unknown model kind"):
+        services.check_retraining_possible(kind=PAIR_KIND)
+
+
+@pytest.mark.django_db
 def test_promotion_needs_a_reason_and_a_version_not_already_active(two_digit_versions, admin_user):
     with pytest.raises(InvalidInput):
         services.model_promote(version_id=two_digit_versions["2"].pk, user=admin_user, reason="  ")

@@ -616,9 +616,9 @@ SERVED_KINDS = (*MODEL_KINDS, "digit-pairs")
 MAX_RETRAINING_ATTEMPTS = 3
 
 
-def check_model_kind(*, kind: str) -> str:
-    if kind not in MODEL_KINDS:
-        raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
+def check_model_kind(*, kind: str, kinds: Sequence[str] = MODEL_KINDS) -> str:
+    if kind not in kinds:
+        raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(kinds)}.")
     return kind
 
 
@@ -861,8 +861,7 @@ def model_promote(*, version_id: int, user, reason: str) -> ModelVersion:
 
 def model_rollback(*, kind: str, user, reason: str) -> ModelVersion:
     """Make the version that was active before the current one active again."""
-    if kind not in SERVED_KINDS:
-        raise InvalidInput(f"Unknown model kind {kind!r}; choose one of {', '.join(SERVED_KINDS)}.")
+    check_model_kind(kind=kind, kinds=SERVED_KINDS)
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Say why the model is rolled back.")

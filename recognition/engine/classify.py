@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recognition.engine.pairs import PAIR_KIND
 from recognition.engine.preprocess import FRAME_SIZE, prepare_batch
 
 KINDS = ("digits", "letters", "alnum")
@@ -144,8 +145,6 @@ def resolve_version(kind: str, model_dir: Path, version: str | None = None) -> s
 
 def load_classifier(kind: str, model_dir: Path, version: str | None = None) -> CharClassifier:
     """Load models/<kind>/<version>/ (None: the active version); cached per kind and path in the process."""
-    from recognition.engine.pairs import PAIR_KIND
-
     if kind not in KINDS and kind != PAIR_KIND:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     resolved = resolve_version(kind, Path(model_dir), version)

@@ -128,14 +128,15 @@ class FormReader:
     def pair_reader(self):
         """The touching-pair reader of free digit fields (recognition.engine.pairs), or None without one.
 
-        It is optional: a model folder without models/digit-pairs reads every character as one.
+        It is optional: a model folder without models/digit-pairs reads every character as one. A
+        folder that is there but broken (no model file, no card) is an error, not a silent fallback.
         """
         if self._pair_reader is False:
             from recognition.engine.classify import load_classifier
 
-            try:
+            if (self.model_dir / PAIR_KIND).is_dir():
                 self._pair_reader = load_classifier(PAIR_KIND, self.model_dir, self.versions.get(PAIR_KIND))
-            except FileNotFoundError:
+            else:
                 self._pair_reader = None
         return self._pair_reader
 

@@ -32,16 +32,22 @@ def pair_label(first, second):
     return SINGLE_COUNT + SINGLE_COUNT * first + second
 
 
-def _pair_grid(probabilities: np.ndarray) -> np.ndarray:
+def _checked(probabilities: np.ndarray, one_character: bool = False) -> np.ndarray:
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.shape != (len(PAIR_CLASSES),):
+    if probabilities.shape[-1:] != (len(PAIR_CLASSES),) or (one_character and probabilities.ndim != 1):
         raise ValueError(f"expected {len(PAIR_CLASSES)} pair-reader probabilities, got {probabilities.shape}")
-    return probabilities[SINGLE_COUNT:].reshape(SINGLE_COUNT, SINGLE_COUNT)
+    return probabilities
+
+
+def pair_probability(probabilities: np.ndarray) -> np.ndarray:
+    """How likely the pair reader finds a character to be two touching digits: its pair outputs
+    summed (the last axis holds the 110 outputs; one value per character)."""
+    return _checked(probabilities)[..., SINGLE_COUNT:].sum(axis=-1)
 
 
 def is_pair(probabilities: np.ndarray, threshold: float = PAIR_THRESHOLD) -> bool:
-    """Whether the pair reader is sure enough that a character is two touching digits."""
-    return bool(_pair_grid(probabilities).sum() >= threshold)
+    """Whether the pair reader is sure enough that one character is two touching digits."""
+    return bool(pair_probability(_checked(probabilities, one_character=True)) >= threshold)
 
 
 def read_pair(
@@ -64,10 +70,11 @@ def read_pair(
     """
     from recognition.engine.classify import CharPrediction
 
-    pairs = _pair_grid(probabilities)
-    total = pairs.sum()
-    if total < threshold:
+    probabilities = _checked(probabilities, one_character=True)
+    if not is_pair(probabilities, threshold):
         return None
+    pairs = probabilities[SINGLE_COUNT:].reshape(SINGLE_COUNT, SINGLE_COUNT)
+    total = pairs.sum()
     if halves is not None:
         joint = pairs * np.outer(np.asarray(halves[0], np.float64), np.asarray(halves[1], np.float64))
         if joint.sum() > 0:

@@ -13,7 +13,14 @@ import numpy as np
 
 from recognition.engine import datasets
 from recognition.engine.metrics import classification_report
-from recognition.engine.pairs import PAIR_CLASSES, PAIR_KIND, PAIR_THRESHOLD, SINGLE_COUNT, pair_label
+from recognition.engine.pairs import (
+    PAIR_CLASSES,
+    PAIR_KIND,
+    PAIR_THRESHOLD,
+    SINGLE_COUNT,
+    pair_label,
+    pair_probability,
+)
 from recognition.engine.preprocess import augment_batch, prepare_batch, touching_pair
 
 # Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
@@ -451,7 +458,7 @@ def evaluate(model, data: TrainingData) -> dict:
     predicted, probabilities = predict_labels(model, data.validation_inputs)
     report = classification_report(data.validation_labels, predicted, data.classes)
     if data.classes == PAIR_CLASSES:
-        is_pair = probabilities[:, SINGLE_COUNT:].sum(axis=1) >= PAIR_THRESHOLD
+        is_pair = pair_probability(probabilities) >= PAIR_THRESHOLD
         single = data.validation_labels < SINGLE_COUNT
         report["pair_detection"] = {
             "threshold": PAIR_THRESHOLD,

@@ -1,6 +1,7 @@
 """The touching-pair reader of free digit fields: its answer, the cut, and how the form reader uses it."""
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -12,6 +13,7 @@ from recognition.engine.pairs import (
     PAIR_THRESHOLD,
     is_pair,
     pair_label,
+    pair_probability,
     read_pair,
 )
 from recognition.engine.segment import Segment, split_in_two
@@ -55,6 +57,11 @@ def test_a_single_digit_or_an_unsure_pair_is_left_alone():
     with pytest.raises(ValueError, match="110"):
         read_pair(np.ones(10) / 10)
     assert PAIR_CLASSES[pair_label(1, 7)] == "17" and PAIR_CLASSES[:10] == list("0123456789")
+    # For a batch, one pair probability per character.
+    batch = np.stack([_pair_output({"17": 0.95}, {"4": 0.05}), _pair_output({}, {"4": 1.0})])
+    np.testing.assert_allclose(pair_probability(batch), [0.95, 0.0])
+    with pytest.raises(ValueError, match="110"):
+        is_pair(batch)
 
 
 def _blob_image(width: int, joint: int) -> np.ndarray:
@@ -135,3 +142,10 @@ def test_free_amount_characters_the_pair_reader_is_sure_of_are_cut_in_two(tmp_pa
     assert chars[2]["box"][2] < MIN_PAIR_ASPECT * chars[2]["box"][3]
     results, names = FormReader(without).read_fields(page, [amount])
     assert len(results[0]["chars"]) == 2 and not any(name.startswith("digit-pairs") for name in names)
+    # A pair-reader folder whose version lost its card is a broken install: an error, not a silent
+    # reading without it.
+    broken = tmp_path / "broken"
+    shutil.copytree(with_pairs, broken, symlinks=True)
+    (broken / "digit-pairs" / "1" / "card.json").unlink()
+    with pytest.raises(FileNotFoundError, match="card.json"):
+        FormReader(broken).read_fields(page, [amount])

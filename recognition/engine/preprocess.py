@@ -266,6 +266,33 @@ def touching_pair(first: np.ndarray, second: np.ndarray, generator: np.random.Ge
     return prepare_character(canvas)
 
 
+# A character is cut into fragments only when it is at least this wide for its height: narrower ones
+# (I, J, 1) are never offered cuts by segmentation, so their parts never reach the classifier.
+FRAGMENT_MIN_ASPECT = 0.6
+
+
+def character_fragment(image: np.ndarray, generator: np.random.Generator) -> np.ndarray | None:
+    """One side of a prepared character cut in two where the fewest strokes cross, prepared again.
+
+    What recognition-driven cutting of a free field hands the classifier when it tries a cut through
+    a wide character (the two strokes of a U, the halves of an M). Training on these with no class
+    to choose teaches the model not to be sure of them. None when the character is too narrow to be
+    cut (FRAGMENT_MIN_ASPECT).
+    """
+    crop = _crop_to_ink(np.asarray(image, dtype=np.float32).reshape(FRAME_SIZE, FRAME_SIZE))
+    if crop is None:
+        return None
+    height, width = crop.shape
+    if width < FRAGMENT_MIN_ASPECT * height or width < 6:
+        return None
+    low, high = int(round(0.3 * width)), int(round(0.7 * width))
+    # The thinnest column of the middle band, with some randomness: where a cut would be offered.
+    ink = crop[:, low : high + 1].sum(axis=0) + generator.uniform(0.0, 1.0, high + 1 - low)
+    column = low + int(np.argmin(ink))
+    piece = crop[:, :column] if generator.random() < 0.5 else crop[:, column:]
+    return prepare_character(piece)
+
+
 def form_artifacts(image: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     """What a printed box does to a character written in it, on a prepared 28x28 image (0..1).
 

@@ -21,7 +21,7 @@ from recognition.engine.pairs import (
     pair_label,
     pair_probability,
 )
-from recognition.engine.preprocess import augment_batch, prepare_batch, touching_pair
+from recognition.engine.preprocess import augment_batch, character_fragment, prepare_batch, touching_pair
 
 # Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
 CAPITAL_LOOKALIKES = ("c", "k", "o", "p", "s", "u", "v", "w", "x", "y", "z")
@@ -237,19 +237,28 @@ def make_batch_feeder(
     num_classes: int | None = None,
     scan_probability: float = 0.0,
     pair_classes: bool = False,
+    fragment_probability: float = 0.0,
+    fragment_labels: np.ndarray | None = None,
 ):
     """A keras.utils.PyDataset serving (possibly augmented) batches, reshuffled every epoch.
 
     With pair_probability > 0 a share of each batch is replaced by two of its characters touching
     (preprocess.touching_pair). With pair_classes (the pair reader) such a pair gets its own class
     (pairs.pair_label); otherwise the targets are one-hot rows, uniform for those pairs: no class is
-    right for them (outlier exposure). Without pairs, targets are class indices.
+    right for them (outlier exposure). With fragment_probability > 0 a share is replaced by one side
+    of a wide character cut in two (preprocess.character_fragment), also with a uniform target;
+    fragment_labels, when given, are the only labels cut (the characters neither side of which looks
+    like the character itself).
+    Without pairs or fragments, targets are class indices.
     """
-    if pair_probability > 0 and not num_classes:
-        raise ValueError("touching pairs need num_classes for their targets")
+    if (pair_probability > 0 or fragment_probability > 0) and not num_classes:
+        raise ValueError("touching pairs and fragments need num_classes for their targets")
+    if pair_classes and fragment_probability > 0:
+        raise ValueError("fragments have no class of the pair reader")
     if pair_classes and num_classes != len(PAIR_CLASSES):
         raise ValueError(f"pair classes need the {len(PAIR_CLASSES)} classes of the pair reader")
-    one_hot = np.eye(num_classes, dtype=np.float32) if pair_probability > 0 and not pair_classes else None
+    uniform_targets = (pair_probability > 0 and not pair_classes) or fragment_probability > 0
+    one_hot = np.eye(num_classes, dtype=np.float32) if uniform_targets else None
     import keras
 
     class BatchFeeder(keras.utils.PyDataset):
@@ -289,12 +298,21 @@ def make_batch_feeder(
                     stroke_change_probability=stroke_change_probability,
                     scan_probability=scan_probability,
                 )
-            if pair_probability <= 0:
+            if pair_probability <= 0 and fragment_probability <= 0:
                 return batch, labels[chosen]
             single_labels = labels[chosen]
             targets = single_labels.copy() if pair_classes else one_hot[single_labels]
-            singles = batch[..., 0].copy()  # pairs are made of single characters only
-            for index in np.flatnonzero(self.generator.random(len(chosen)) < pair_probability):
+            singles = batch[..., 0].copy()  # pairs and fragments are made of single characters only
+            draws = self.generator.random(len(chosen))
+            cut = draws >= 1.0 - fragment_probability
+            if fragment_labels is not None:
+                cut &= np.isin(single_labels, fragment_labels)
+            for index in np.flatnonzero(cut):
+                fragment = character_fragment(singles[index], self.generator)
+                if fragment is not None:
+                    batch[index, :, :, 0] = fragment
+                    targets[index] = 1.0 / num_classes
+            for index in np.flatnonzero(draws < pair_probability):
                 other = int(self.generator.integers(len(chosen)))
                 batch[index, :, :, 0] = touching_pair(singles[index], singles[other], self.generator)
                 if pair_classes:
@@ -348,6 +366,12 @@ class TrainingOptions:
     pair_probability: float = 0.0
     # Share of training images given solid pen strokes and a scanner's blur (preprocess.scanned_stroke).
     scan_probability: float = 0.0
+    # Share of training images replaced by one side of a wide character cut in two, with a uniform
+    # target (preprocess.character_fragment): what cutting a free field through a U or an M gives.
+    fragment_probability: float = 0.0
+    # The classes cut into fragments ("" for all): those neither side of which looks like the whole
+    # (one side of an E is still an E; one side of a U is no letter).
+    fragment_classes: str = ""
     seed: int = 0
 
 
@@ -370,6 +394,7 @@ def fit(
     if options.balance_power > 0:
         probabilities = sampling_weights(data.train_labels, len(data.classes), options.balance_power)
     pair_share = options.pair_probability if options.augment else 0.0
+    fragment_share = options.fragment_probability if options.augment else 0.0
     pair_classes = data.classes == PAIR_CLASSES
     # The feeder only calls augment_batch when augmenting, so the augmentation shares go as they are;
     # touching pairs are made outside it and need switching off here.
@@ -388,11 +413,17 @@ def fit(
         num_classes=len(data.classes),
         scan_probability=options.scan_probability,
         pair_classes=pair_classes,
+        fragment_probability=fragment_share,
+        fragment_labels=(
+            np.array([data.classes.index(name) for name in options.fragment_classes])
+            if options.fragment_classes
+            else None
+        ),
     )
     steps = len(feeder)
-    # With touching pairs the feeder gives one-hot targets (uniform rows for the pairs), unless the
-    # pairs have classes of their own.
-    one_hot = pair_share > 0 and not pair_classes
+    # With touching pairs or fragments the feeder gives one-hot targets (uniform rows for those),
+    # unless the pairs have classes of their own.
+    one_hot = (pair_share > 0 and not pair_classes) or fragment_share > 0
     validation_targets = (
         np.eye(len(data.classes), dtype=np.float32)[data.validation_labels]
         if one_hot

@@ -5,6 +5,7 @@ import pytest
 
 from recognition.engine.preprocess import (
     augment_batch,
+    character_fragment,
     elastic_distortion,
     form_artifacts,
     ink_is_dark,
@@ -109,6 +110,30 @@ def test_form_artifacts_damage_like_a_box_and_keep_the_framing():
     assert changed >= 25
     again = form_artifacts(seven, np.random.default_rng(3))
     np.testing.assert_array_equal(again, form_artifacts(seven, np.random.default_rng(3)))
+
+
+def test_a_fragment_is_one_side_of_a_wide_character_and_narrow_ones_are_not_cut():
+    # A "U": two strokes joined at the bottom, as wide as tall.
+    u_shape = np.full((100, 100), 235, dtype=np.uint8)
+    u_shape[10:90, 10:22] = 20
+    u_shape[10:90, 78:90] = 20
+    u_shape[78:90, 10:90] = 20
+    prepared = prepare_character(u_shape)
+    sides = set()
+    for seed in range(20):
+        fragment = character_fragment(prepared, np.random.default_rng(seed))
+        assert fragment.shape == (28, 28) and 0.0 <= fragment.min() and fragment.max() <= 1.0
+        assert not np.allclose(fragment, prepared, atol=0.1)
+        # Prepared again: narrower than the U (one stroke and part of the bottom).
+        columns = np.flatnonzero(fragment.max(axis=0) > 0.2)
+        rows = np.flatnonzero(fragment.max(axis=1) > 0.2)
+        assert columns[-1] - columns[0] < 0.9 * (rows[-1] - rows[0])
+        sides.add(int(fragment[:, :14].sum() > fragment[:, 14:].sum()))
+    assert sides == {0, 1}  # the bottom's hook points right on a left side and left on a right side
+    one = np.full((100, 100), 235, dtype=np.uint8)
+    one[10:90, 45:55] = 20
+    assert character_fragment(prepare_character(one), np.random.default_rng(0)) is None
+    assert character_fragment(np.zeros((28, 28), np.float32), np.random.default_rng(0)) is None
 
 
 @pytest.mark.parametrize("option", ["artifact_probability", "elastic_probability", "scan_probability"])

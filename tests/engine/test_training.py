@@ -217,6 +217,10 @@ def test_train_model_refuses_an_artifact_share_outside_0_to_1(settings, tmp_path
     settings.MODEL_DIR = tmp_path
     with pytest.raises(CommandError, match="0..1"):
         call_command("train_model", *TINY_LETTERS, "--form-artifacts", "1.5", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="0..1"):
+        call_command("train_model", *TINY_LETTERS, "--fragments", "-0.1", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no class 7"):
+        call_command("train_model", *TINY_LETTERS, "--fragments", "0.2", "--fragment-classes", "UM7")
     assert not (tmp_path / "letters").exists()
 
 
@@ -284,6 +288,31 @@ def test_touching_pair_feeder_gives_uniform_targets_to_the_pairs_only():
     np.testing.assert_array_equal(targets[~pairs].argmax(axis=1), data.train_labels[chosen][~pairs])
     with pytest.raises(ValueError, match="num_classes"):
         train.make_batch_feeder(data.train_inputs, data.train_labels, 32, True, pair_probability=0.5)
+
+
+def test_fragment_feeder_gives_uniform_targets_to_the_cut_characters_only():
+    data = _small_data(64)
+    feeder = train.make_batch_feeder(
+        data.train_inputs, data.train_labels, 32, True, seed=0, fragment_probability=0.5, num_classes=10
+    )
+    batch, targets = feeder[0]
+    assert batch.shape == (32, 28, 28, 1) and targets.shape == (32, 10)
+    fragments = np.isclose(targets, 0.1).all(axis=1)
+    # Narrow characters (a 1) are never cut, so a little under half of the batch.
+    assert 4 <= fragments.sum() <= 26
+    chosen = feeder.order[:32]
+    np.testing.assert_array_equal(targets[~fragments].argmax(axis=1), data.train_labels[chosen][~fragments])
+    with pytest.raises(ValueError, match="pair reader"):
+        train.make_batch_feeder(
+            data.train_inputs,
+            data.train_labels,
+            32,
+            True,
+            fragment_probability=0.5,
+            pair_probability=0.5,
+            num_classes=110,
+            pair_classes=True,
+        )
 
 
 def test_training_on_touching_pairs_makes_the_model_unsure_of_them():

@@ -70,6 +70,19 @@ class Command(BaseCommand):
             f"or with the pair's own class for {PAIR_KIND} (default {DEFAULT_PAIR_SHARE} there, else 0)",
         )
         parser.add_argument(
+            "--fragments",
+            type=float,
+            default=0.0,
+            help="share of training images replaced by one side of a wide character cut in two, with no "
+            "right class (0..1): what cutting a free field through a U or an M hands the classifier",
+        )
+        parser.add_argument(
+            "--fragment-classes",
+            default="",
+            help="with --fragments, cut only these classes (e.g. AHKMNUVWXY: letters neither side of which "
+            "looks like the letter); default all",
+        )
+        parser.add_argument(
             "--form-crops",
             type=Path,
             default=None,
@@ -102,10 +115,15 @@ class Command(BaseCommand):
             options["touching_pairs"] = DEFAULT_PAIR_SHARE if kind == PAIR_KIND else 0.0
         if kind == PAIR_KIND and options["touching_pairs"] <= 0:
             raise CommandError(f"{PAIR_KIND} learns from touching pairs: --touching-pairs must be above 0")
-        for name in ("form_artifacts", "elastic", "scan_blur", "stroke_change", "touching_pairs"):
+        if kind == PAIR_KIND and options["fragments"] > 0:
+            raise CommandError(f"--fragments have no class in {PAIR_KIND}; leave it at 0 there")
+        for name in ("form_artifacts", "elastic", "scan_blur", "stroke_change", "touching_pairs", "fragments"):
             if not 0.0 <= options[name] <= 1.0:
                 flag = "--" + name.replace("_", "-")
                 raise CommandError(f"{flag} is a share of images, 0..1, not {options[name]}")
+        unknown = sorted(set(options["fragment_classes"]) - set(train.KIND_CLASSES[kind]))
+        if unknown:
+            raise CommandError(f"--fragment-classes: {kind} has no class {', '.join(unknown)}")
         if options["form_crops"] and not Path(options["form_crops"]).is_file():
             raise CommandError(f"no form crops file at {options['form_crops']} (bench/make_form_crops.py)")
         model_dir = Path(settings.MODEL_DIR)
@@ -159,6 +177,8 @@ class Command(BaseCommand):
             stroke_change_probability=options["stroke_change"],
             pair_probability=options["touching_pairs"],
             scan_probability=options["scan_blur"],
+            fragment_probability=options["fragments"],
+            fragment_classes=options["fragment_classes"],
             seed=options["seed"],
         )
         bar = None

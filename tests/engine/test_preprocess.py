@@ -122,7 +122,7 @@ def test_a_fragment_is_one_side_of_a_wide_character_and_narrow_ones_are_not_cut(
     sides = set()
     for seed in range(20):
         fragment = character_fragment(prepared, np.random.default_rng(seed))
-        assert fragment.shape == (28, 28) and 0.0 <= fragment.min() and fragment.max() <= 1.0
+        assert fragment.shape == (28, 28) and fragment.min() >= 0.0 and fragment.max() <= 1.0
         assert not np.allclose(fragment, prepared, atol=0.1)
         # Prepared again: narrower than the U (one stroke and part of the bottom).
         columns = np.flatnonzero(fragment.max(axis=0) > 0.2)

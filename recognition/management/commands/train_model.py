@@ -117,7 +117,8 @@ class Command(BaseCommand):
             raise CommandError(f"{PAIR_KIND} learns from touching pairs: --touching-pairs must be above 0")
         if kind == PAIR_KIND and options["fragments"] > 0:
             raise CommandError(f"--fragments have no class in {PAIR_KIND}; leave it at 0 there")
-        for name in ("form_artifacts", "elastic", "scan_blur", "stroke_change", "touching_pairs", "fragments"):
+        shares = ("form_artifacts", "elastic", "scan_blur", "stroke_change", "touching_pairs", "fragments")
+        for name in shares:
             if not 0.0 <= options[name] <= 1.0:
                 flag = "--" + name.replace("_", "-")
                 raise CommandError(f"{flag} is a share of images, 0..1, not {options[name]}")

@@ -220,7 +220,8 @@ def test_train_model_refuses_an_artifact_share_outside_0_to_1(settings, tmp_path
     with pytest.raises(CommandError, match="0..1"):
         call_command("train_model", *TINY_LETTERS, "--fragments", "-0.1", stdout=io.StringIO())
     with pytest.raises(CommandError, match="no class 7"):
-        call_command("train_model", *TINY_LETTERS, "--fragments", "0.2", "--fragment-classes", "UM7")
+        arguments = ["--fragments", "0.2", "--fragment-classes", "UM7"]
+        call_command("train_model", *TINY_LETTERS, *arguments, stdout=io.StringIO())
     assert not (tmp_path / "letters").exists()
 
 
@@ -302,6 +303,21 @@ def test_fragment_feeder_gives_uniform_targets_to_the_cut_characters_only():
     assert 4 <= fragments.sum() <= 26
     chosen = feeder.order[:32]
     np.testing.assert_array_equal(targets[~fragments].argmax(axis=1), data.train_labels[chosen][~fragments])
+    # With fragment_labels only those classes are cut: the rings (0) are left whole when only the
+    # bars (1, too narrow to cut) may be.
+    for allowed, expect_cuts in (([0], True), ([1], False)):
+        feeder = train.make_batch_feeder(
+            data.train_inputs,
+            data.train_labels,
+            32,
+            True,
+            seed=0,
+            fragment_probability=1.0,
+            num_classes=10,
+            fragment_labels=np.array(allowed),
+        )
+        _, targets = feeder[0]
+        assert np.isclose(targets, 0.1).all(axis=1).any() == expect_cuts
     with pytest.raises(ValueError, match="pair reader"):
         train.make_batch_feeder(
             data.train_inputs,

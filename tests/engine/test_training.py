@@ -275,36 +275,27 @@ def test_train_model_refuses_a_missing_form_crops_file(settings, tmp_path):
     assert not (tmp_path / "letters").exists()
 
 
-def test_touching_pair_feeder_gives_uniform_targets_to_the_pairs_only():
+@pytest.mark.parametrize("option, least", [("pair_probability", 6), ("fragment_probability", 4)])
+def test_feeder_gives_uniform_targets_to_touching_pairs_and_fragments_only(option, least):
+    # Narrow characters (a 1) are never cut, so there are fewer fragments than pairs.
     data = _small_data(64)
     feeder = train.make_batch_feeder(
-        data.train_inputs, data.train_labels, 32, True, seed=0, pair_probability=0.5, num_classes=10
+        data.train_inputs, data.train_labels, 32, True, seed=0, num_classes=10, **{option: 0.5}
     )
     batch, targets = feeder[0]
     assert batch.shape == (32, 28, 28, 1) and targets.shape == (32, 10)
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
-    pairs = np.isclose(targets, 0.1).all(axis=1)
-    assert 6 <= pairs.sum() <= 26
+    uniform = np.isclose(targets, 0.1).all(axis=1)
+    assert least <= uniform.sum() <= 26
     chosen = feeder.order[:32]
-    np.testing.assert_array_equal(targets[~pairs].argmax(axis=1), data.train_labels[chosen][~pairs])
+    np.testing.assert_array_equal(targets[~uniform].argmax(axis=1), data.train_labels[chosen][~uniform])
     with pytest.raises(ValueError, match="num_classes"):
-        train.make_batch_feeder(data.train_inputs, data.train_labels, 32, True, pair_probability=0.5)
+        train.make_batch_feeder(data.train_inputs, data.train_labels, 32, True, **{option: 0.5})
 
 
-def test_fragment_feeder_gives_uniform_targets_to_the_cut_characters_only():
+def test_fragments_are_cut_only_of_the_given_classes():
     data = _small_data(64)
-    feeder = train.make_batch_feeder(
-        data.train_inputs, data.train_labels, 32, True, seed=0, fragment_probability=0.5, num_classes=10
-    )
-    batch, targets = feeder[0]
-    assert batch.shape == (32, 28, 28, 1) and targets.shape == (32, 10)
-    fragments = np.isclose(targets, 0.1).all(axis=1)
-    # Narrow characters (a 1) are never cut, so a little under half of the batch.
-    assert 4 <= fragments.sum() <= 26
-    chosen = feeder.order[:32]
-    np.testing.assert_array_equal(targets[~fragments].argmax(axis=1), data.train_labels[chosen][~fragments])
-    # With fragment_labels only those classes are cut: the rings (0) are left whole when only the
-    # bars (1, too narrow to cut) may be.
+    # The rings (0) are left whole when only the bars (1, too narrow to cut) may be cut.
     for allowed, expect_cuts in (([0], True), ([1], False)):
         feeder = train.make_batch_feeder(
             data.train_inputs,
@@ -318,17 +309,6 @@ def test_fragment_feeder_gives_uniform_targets_to_the_cut_characters_only():
         )
         _, targets = feeder[0]
         assert np.isclose(targets, 0.1).all(axis=1).any() == expect_cuts
-    with pytest.raises(ValueError, match="pair reader"):
-        train.make_batch_feeder(
-            data.train_inputs,
-            data.train_labels,
-            32,
-            True,
-            fragment_probability=0.5,
-            pair_probability=0.5,
-            num_classes=110,
-            pair_classes=True,
-        )
 
 
 def test_training_on_touching_pairs_makes_the_model_unsure_of_them():
@@ -373,16 +353,13 @@ def test_pair_reader_feeder_gives_touching_pairs_their_own_class():
     from recognition.engine.pairs import PAIR_CLASSES, pair_label
 
     data = _small_data(64)
-    feeder = train.make_batch_feeder(
-        data.train_inputs,
-        data.train_labels,
-        32,
-        True,
-        seed=0,
-        pair_probability=0.5,
-        num_classes=len(PAIR_CLASSES),
-        pair_classes=True,
-    )
+    options = {"pair_probability": 0.5, "num_classes": len(PAIR_CLASSES), "pair_classes": True}
+    feeder = train.make_batch_feeder(data.train_inputs, data.train_labels, 32, True, seed=0, **options)
+    # A fragment has no class of the pair reader.
+    with pytest.raises(ValueError, match="pair reader"):
+        train.make_batch_feeder(
+            data.train_inputs, data.train_labels, 32, True, fragment_probability=0.5, **options
+        )
     batch, targets = feeder[0]
     assert batch.shape == (32, 28, 28, 1) and targets.shape == (32,)
     singles = data.train_labels[feeder.order[:32]]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognition.engine.preprocess import augment_batch
+from recognition.engine.preprocess import augment_batch, character_fragment
 
 # Knuth's multiplicative hash spreads consecutive ids evenly over the buckets.
 _HASH_MULTIPLIER = 2654435761
@@ -73,6 +73,13 @@ class FineTuneOptions:
     # -0.07/-0.10/-0.04 pp of base validation (N=100 refused); distilled, 51/55/53 % for
     # -0.06/-0.07/-0.03 pp, all promoted (keep_share 0.4: 56/61/59 % for -0.09/-0.07/-0.04 pp).
     distill_share: float = 1.0
+    # Share of replayed base samples replaced by one side of the character cut in two
+    # (preprocess.character_fragment), and the class indices that may be cut (None: all). None: as
+    # the champion was trained (retrain reads it from the card). A champion trained to be unsure of
+    # such pieces (letters@8) would otherwise forget it unseen: the gate judges whole characters.
+    # Their targets are the champion's own answers where it distils, else uniform.
+    fragment_probability: float | None = None
+    fragment_labels: list[int] | None = None
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -130,6 +137,15 @@ def _mixed_feeder(
                 batch = augment_batch(
                     batch, self.generator, artifact_probability=options.artifact_probability or 0.0
                 )
+            if options.fragment_probability:
+                base_rows = np.flatnonzero(self.generator.random(base_count) < options.fragment_probability)
+                if options.fragment_labels is not None:
+                    base_rows = base_rows[np.isin(parts_labels[0][base_rows], options.fragment_labels)]
+                for row in base_rows:
+                    fragment = character_fragment(batch[row, :, :, 0], self.generator)
+                    if fragment is not None:
+                        batch[row, :, :, 0] = fragment
+                        targets[row] = 1.0 / classes
             if teacher is not None:
                 # The base rows only: the corrections are there to change the answer.
                 before = np.asarray(teacher(batch[:base_count]), dtype=np.float32)

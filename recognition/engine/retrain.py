@@ -53,6 +53,19 @@ def trained_artifact_share(card: dict) -> float:
     return max(float(source.get("artifact_probability") or 0.0) for source in sources)
 
 
+def trained_fragments(card: dict, classes: list[str]) -> tuple[float, list[int] | None]:
+    """The share of replayed images a version was trained to doubt as halves of a character, and the
+    class indices cut (None: all): a fine-tuned version's own fine-tuning settings, else its
+    training options (`train_model --fragments`, `--fragment-classes`)."""
+    tuned = card.get("fine_tuning") or {}
+    if tuned.get("fragment_probability") is not None:
+        return float(tuned["fragment_probability"]), tuned.get("fragment_labels")
+    trained = card.get("options") or {}
+    names = trained.get("fragment_classes") or ""
+    labels = [classes.index(name) for name in names if name in classes] if names else None
+    return float(trained.get("fragment_probability") or 0.0), labels
+
+
 def retrain(
     *,
     kind: str,
@@ -79,6 +92,9 @@ def retrain(
     classes = list(champion_card["classes"])
     if classes != list(base.classes):
         raise ValueError(f"base data classes {base.classes} differ from the model's {classes}")
+    if options.fragment_probability is None:
+        share, labels = trained_fragments(champion_card, classes)
+        options = dataclasses.replace(options, fragment_probability=share, fragment_labels=labels)
     if not (len(samples.ids) == len(samples.images) == len(samples.labels)):
         raise ValueError("sample ids, images and labels differ in length")
 

@@ -213,6 +213,39 @@ def test_fine_tuning_replays_with_the_box_damage_the_champion_was_trained_with()
     assert trained_artifact_share({"fine_tuning": {"artifact_probability": 0.3}}) == 0.3
 
 
+def test_fine_tuning_replays_the_fragments_the_champion_was_trained_to_doubt():
+    from recognition.engine.retrain import trained_fragments
+
+    letters = [chr(code) for code in range(ord("A"), ord("Z") + 1)]
+    assert trained_fragments({"options": {"epochs": 20}}, letters) == (0.0, None)
+    trained = {"options": {"fragment_probability": 0.2, "fragment_classes": "UM"}}
+    assert trained_fragments(trained, letters) == (0.2, [20, 12])
+    assert trained_fragments({"options": {"fragment_probability": 0.2}}, letters) == (0.2, None)
+    # A fine-tuned version: what its own fine-tuning replayed.
+    tuned = {**trained, "fine_tuning": {"fragment_probability": 0.2, "fragment_labels": [20]}}
+    assert trained_fragments(tuned, letters) == (0.2, [20])
+
+    # The replayed base rows of the classes allowed are cut and get uniform targets (no teacher);
+    # other classes and the corrections stay whole with their labels.
+    ring = np.zeros((28, 28), np.float32)
+    ring[4:24, 4:24] = 1.0
+    ring[8:20, 8:20] = 0.0
+    inputs = np.repeat(ring[None, :, :, None], 32, axis=0)
+    labels = np.arange(32) % 2
+    options = finetune.FineTuneOptions(
+        batch_size=16, corrections_per_batch=2, augment=False, fragment_probability=1.0, fragment_labels=[0]
+    )
+    batch, targets = finetune._mixed_feeder(inputs, labels, inputs[:4], labels[:4], options, 1, classes=3)[0]
+    uniform = np.isclose(targets, 1 / 3).all(axis=1)
+    assert not uniform[14:].any()  # the 2 corrections after the 14 base rows
+    cut, kept = np.flatnonzero(uniform), np.flatnonzero(~uniform[:14])
+    assert len(cut) > 0 and len(kept) > 0
+    assert all(not np.allclose(batch[row], inputs[0], atol=0.1) for row in cut)
+    # Every base row of class 0 was cut, so the rows left whole are all class 1, untouched.
+    assert (targets[kept].argmax(axis=1) == 1).all()
+    np.testing.assert_array_equal(batch[kept], inputs[kept])
+
+
 def test_distillation_keeps_the_base_answers_that_true_labels_would_move():
     # Base labels that disagree with the model: trained on them, it changes its answers; with the
     # base targets taken from the model before fine-tuning (distill_share 1), it keeps them.

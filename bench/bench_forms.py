@@ -283,16 +283,23 @@ def write_error_sheets(
     return len(rows)
 
 
-def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwriting) -> dict:
-    """Split the digit-field errors into the page's and the glyphs' own.
+def isolation_report(
+    paths: list[Path],
+    results: dict,
+    model_dir: Path,
+    handwriting,
+    kinds: tuple = DIGIT_KINDS,
+    model_kind: str = "digits",
+) -> dict:
+    """Split the errors of the fields of these kinds into the page's and the glyphs' own.
 
-    Every handwritten digit of the pages is also classified alone, as the clean 28x28 sample the
-    generator drew (truth "glyphs"). A wrong character of a field read at its true length is the
-    glyph's own when the model misreads that sample even alone; every other error (a wrong
-    character the sample alone is read right, and every missing, extra or merged character) comes
-    from the page: scanning, boxes, segmentation. handwriting is the make_forms.Handwriting the
-    pages were written with. Returns {(page stem, field name): "[page N, glyph M]"}
-    for the wrong fields.
+    Every handwritten character of the pages is also classified alone by the model of model_kind,
+    as the clean 28x28 sample the generator drew (truth "glyphs"). A wrong character of a field read
+    at its true length is the glyph's own when the model misreads that sample even alone; every
+    other error (a wrong character the sample alone is read right, and every missing, extra or
+    merged character) comes from the page: scanning, boxes, segmentation. handwriting is the
+    make_forms.Handwriting the pages were written with. Returns {(page stem, field name): "[page
+    N, glyph M]"} for the wrong fields.
     """
     from recognition.engine.classify import load_classifier
 
@@ -301,23 +308,24 @@ def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwrit
         truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
         read = {field["name"]: field["text"] for field in results[str(path)].get("fields", [])}
         for field in truth["fields"]:
-            if field["kind"] not in DIGIT_KINDS or "glyphs" not in field:
+            if field["kind"] not in kinds or "glyphs" not in field:
                 continue
-            digits = [char for char in field["text"] if char.isdigit()]
-            if len(digits) != len(field["glyphs"]):
+            # Separators and spaces are printed by the generator, not drawn from the handwriting.
+            written = [char for char in field["text"] if char.isalnum()]
+            if len(written) != len(field["glyphs"]):
                 continue
             fields.append((path.stem, field["name"], field["text"], read.get(field["name"], ""), len(images)))
             images.extend(
-                handwriting.by_char[char][index] for char, index in zip(digits, field["glyphs"], strict=True)
+                handwriting.by_char[char][index] for char, index in zip(written, field["glyphs"], strict=True)
             )
     if not fields:
         return {}
-    alone = [prediction.label for prediction in load_classifier("digits", model_dir).classify(images)]
+    alone = [prediction.label for prediction in load_classifier(model_kind, model_dir).classify(images)]
     glyph_errors = page_errors = misread_alone = characters = length_changed = 0
     causes = {}
     substitutions: collections.Counter = collections.Counter()
     for stem, name, truth_text, read_text, start in fields:
-        positions = [index for index, char in enumerate(truth_text) if char.isdigit()]
+        positions = [index for index, char in enumerate(truth_text) if char.isalnum()]
         wrong_alone = {
             position
             for offset, position in enumerate(positions)
@@ -340,13 +348,14 @@ def isolation_report(paths: list[Path], results: dict, model_dir: Path, handwrit
         page_errors += distance - glyph
         if distance:
             causes[(stem, name)] = f"[page {distance - glyph}, glyph {glyph}]"
+    field_kind, samples = {"digits": ("digit", "digits"), "letters": ("letter", "capitals")}[model_kind]
     print(
-        f"digit-field errors by cause ({characters} chars): {glyph_errors} on glyphs the model misreads "
-        f"even alone (clean source sample), {page_errors} from the page (scan, boxes, segmentation)"
+        f"{field_kind}-field errors by cause ({characters} chars): {glyph_errors} on glyphs the model "
+        f"misreads even alone (clean source sample), {page_errors} from the page (scan, boxes, segmentation)"
     )
     print(
-        f"  the model alone misreads {misread_alone} of {len(images)} source digits "
-        f"({100 * misread_alone / len(images):.2f} %); without the page's errors the digit fields "
+        f"  the model alone misreads {misread_alone} of {len(images)} source {samples} "
+        f"({100 * misread_alone / len(images):.2f} %); without the page's errors the {field_kind} fields "
         f"would read {100 * (1 - glyph_errors / characters):.2f} %"
     )
     common = ", ".join(f"{pair} x{count}" for pair, count in substitutions.most_common(8))
@@ -451,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         score.report("engine accuracy:")
         causes = isolation_report(paths, results, args.model_dir, handwriting)
+        if "letters" in kinds:
+            isolation_report(paths, results, args.model_dir, handwriting, ("letters",), "letters")
         if args.errors:
             from recognition.engine.forms import FormReader
 

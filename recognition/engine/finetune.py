@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognition.engine.preprocess import augment_batch, character_fragment
+from recognition.engine.preprocess import augment_batch, cut_into_fragments
 
 # Knuth's multiplicative hash spreads consecutive ids evenly over the buckets.
 _HASH_MULTIPLIER = 2654435761
@@ -141,11 +141,7 @@ def _mixed_feeder(
                 base_rows = np.flatnonzero(self.generator.random(base_count) < options.fragment_probability)
                 if options.fragment_labels is not None:
                     base_rows = base_rows[np.isin(parts_labels[0][base_rows], options.fragment_labels)]
-                for row in base_rows:
-                    fragment = character_fragment(batch[row, :, :, 0], self.generator)
-                    if fragment is not None:
-                        batch[row, :, :, 0] = fragment
-                        targets[row] = 1.0 / classes
+                targets[cut_into_fragments(batch[..., 0], base_rows, self.generator)] = 1.0 / classes
             if teacher is not None:
                 # The base rows only: the corrections are there to change the answer.
                 before = np.asarray(teacher(batch[:base_count]), dtype=np.float32)

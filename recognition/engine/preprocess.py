@@ -293,6 +293,18 @@ def character_fragment(image: np.ndarray, generator: np.random.Generator) -> np.
     return prepare_character(piece)
 
 
+def cut_into_fragments(images: np.ndarray, rows: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """Replace each given row of a (N, 28, 28) batch of prepared characters, in place, by one side of
+    it (character_fragment); returns the rows replaced (those wide enough to be cut)."""
+    replaced = []
+    for row in rows:
+        fragment = character_fragment(images[row], generator)
+        if fragment is not None:
+            images[row] = fragment
+            replaced.append(row)
+    return np.array(replaced, dtype=np.int64)
+
+
 def form_artifacts(image: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     """What a printed box does to a character written in it, on a prepared 28x28 image (0..1).
 

@@ -61,8 +61,7 @@ def trained_fragments(card: dict, classes: list[str]) -> tuple[float, list[int] 
     if tuned.get("fragment_probability") is not None:
         return float(tuned["fragment_probability"]), tuned.get("fragment_labels")
     trained = card.get("options") or {}
-    names = trained.get("fragment_classes") or ""
-    labels = [classes.index(name) for name in names if name in classes] if names else None
+    labels = train.class_indices(classes, trained.get("fragment_classes") or "")
     return float(trained.get("fragment_probability") or 0.0), labels
 
 

@@ -21,7 +21,7 @@ from recognition.engine.pairs import (
     pair_label,
     pair_probability,
 )
-from recognition.engine.preprocess import augment_batch, character_fragment, prepare_batch, touching_pair
+from recognition.engine.preprocess import augment_batch, cut_into_fragments, prepare_batch, touching_pair
 
 # Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
 CAPITAL_LOOKALIKES = ("c", "k", "o", "p", "s", "u", "v", "w", "x", "y", "z")
@@ -302,16 +302,14 @@ def make_batch_feeder(
                 return batch, labels[chosen]
             single_labels = labels[chosen]
             targets = single_labels.copy() if pair_classes else one_hot[single_labels]
-            singles = batch[..., 0].copy()  # pairs and fragments are made of single characters only
+            singles = batch[..., 0].copy()  # pairs are made of single characters only
             draws = self.generator.random(len(chosen))
             cut = draws >= 1.0 - fragment_probability
             if fragment_labels is not None:
                 cut &= np.isin(single_labels, fragment_labels)
-            for index in np.flatnonzero(cut):
-                fragment = character_fragment(singles[index], self.generator)
-                if fragment is not None:
-                    batch[index, :, :, 0] = fragment
-                    targets[index] = 1.0 / num_classes
+            # Before the pairs, so batch still holds the single characters here.
+            fragments = cut_into_fragments(batch[..., 0], np.flatnonzero(cut), self.generator)
+            targets[fragments] = 1.0 / num_classes
             for index in np.flatnonzero(draws < pair_probability):
                 other = int(self.generator.integers(len(chosen)))
                 batch[index, :, :, 0] = touching_pair(singles[index], singles[other], self.generator)
@@ -375,6 +373,12 @@ class TrainingOptions:
     seed: int = 0
 
 
+def class_indices(classes: list[str], names: str) -> list[int] | None:
+    """The indices of the named classes (a string of one-character class names); None for none named,
+    which means every class (the --fragment-classes default)."""
+    return [classes.index(name) for name in names] if names else None
+
+
 def fit(
     data: TrainingData,
     options: TrainingOptions,
@@ -414,11 +418,7 @@ def fit(
         scan_probability=options.scan_probability,
         pair_classes=pair_classes,
         fragment_probability=fragment_share,
-        fragment_labels=(
-            np.array([data.classes.index(name) for name in options.fragment_classes])
-            if options.fragment_classes
-            else None
-        ),
+        fragment_labels=class_indices(data.classes, options.fragment_classes),
     )
     steps = len(feeder)
     # With touching pairs or fragments the feeder gives one-hot targets (uniform rows for those),

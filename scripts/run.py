@@ -1,4 +1,4 @@
-"""Run the product locally: a Redis if none listens, the web server and a Celery worker.
+"""Run the product locally: a Redis if none answers, the web server and a Celery worker.
 
 Started by `./dev run` after migrations. Prints the URL, streams the children's
 output, and on Ctrl-C (or when any child dies) stops everything it started.
@@ -25,10 +25,15 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("HWR_PORT", "8000")))
     options = parser.parse_args()
 
-    redis = find_or_start_redis(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
+    broker_url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis = find_or_start_redis(broker_url)
+    except RuntimeError as error:
+        print(f"Nothing answers at {broker_url} and no Redis could be started: {error}", file=sys.stderr)
+        return 1
     env = {**os.environ, "CELERY_BROKER_URL": redis.url, "PYTHONUNBUFFERED": "1"}
     if redis.process:
-        print(f"Started a private Redis at {redis.url}")
+        print(f"Nothing answers at {broker_url}: started a private Redis at {redis.url} ({redis.binary})")
     else:
         print(f"Using the Redis at {redis.url}")
 

@@ -19,9 +19,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
 
-from recognition.engine import datasets  # noqa: E402
-from recognition.engine.classify import load_classifier  # noqa: E402
-from recognition.engine.preprocess import prepare_batch  # noqa: E402
+from recognition.engine.characters import datasets  # noqa: E402
+from recognition.engine.characters.classify import load_classifier  # noqa: E402
+from recognition.engine.characters.preprocess import prepare_batch  # noqa: E402
 
 FEMNIST_DEV = REPO_ROOT.parent / "shared" / "data" / "femnist-dev"
 
@@ -30,7 +30,7 @@ def train_seed_cnn(train_set, test_set, epochs: int) -> tuple[float, float, int]
     """The seeds' network (3 conv + dense, Adam) on raw MNIST/255: (test accuracy, seconds, params)."""
     import keras
 
-    from recognition.engine.networks import build_model
+    from recognition.engine.characters.networks import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(10, architecture="seed")

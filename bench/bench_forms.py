@@ -35,9 +35,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench.make_forms import DIGITS_HELP, FORMS_DATA_DIR, generate, load_handwriting  # noqa: E402
-from recognition.engine.align import AlignmentError  # noqa: E402
-from recognition.engine.pages import load_page  # noqa: E402
-from recognition.engine.templates import KIND_ALPHABETS, load_template  # noqa: E402
+from recognition.engine.pages.align import AlignmentError  # noqa: E402
+from recognition.engine.pages.load import load_page  # noqa: E402
+from recognition.engine.pages.templates import KIND_ALPHABETS, load_template  # noqa: E402
 
 TESSERACT_WHITELIST = {
     "digits": "0123456789",
@@ -107,7 +107,7 @@ class Score:
 
 def available_model_kinds(model_dir: Path) -> set[str]:
     """The classifier kinds that have a trained model under model_dir."""
-    from recognition.engine.classify import resolve_version
+    from recognition.engine.characters.classify import resolve_version
 
     kinds = set()
     for kind in ("digits", "letters", "alnum"):
@@ -140,7 +140,7 @@ def _read_share(model_dir: str, paths: list[str], barrier, queue, processes: int
         # oversubscribed thread pools make two processes slower than one.
         os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from recognition.engine.forms import FormReader
+    from recognition.engine.fields.reader import FormReader
 
     reader = FormReader(model_dir)  # one OpenCV thread per process: the processes share out the cores
     templates = bench_templates(Path(model_dir))
@@ -193,8 +193,8 @@ def _error_row(
 ) -> np.ndarray:
     """One wrong field as a picture: caption, the aligned field with the read boxes, and the
     character images the classifier was given (as the network sees them, 28x28, white on black)."""
-    from recognition.engine.preprocess import prepare_character
-    from recognition.engine.segment import segment_field
+    from recognition.engine.characters.preprocess import prepare_character
+    from recognition.engine.fields.segment import segment_field
 
     x, y, width, height = spec.box
     margin = height // 3
@@ -242,7 +242,7 @@ def write_error_sheets(
 ) -> int:
     """Draw every wrong field of the given kinds (see _error_row), 10 to a sheet (errors-NN.png) in
     out_dir; notes[(page stem, field name)] is added to the caption. Returns how many were drawn."""
-    from recognition.engine.align import align_page
+    from recognition.engine.pages.align import align_page
 
     rows = []
     for path in paths:
@@ -301,7 +301,7 @@ def isolation_report(
     make_forms.Handwriting the pages were written with. Returns {(page stem, field name): "[page
     N, glyph M]"} for the wrong fields.
     """
-    from recognition.engine.classify import load_classifier
+    from recognition.engine.characters.classify import load_classifier
 
     fields, images = [], []
     for path in paths:
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         paths = generate(page_dir, args.count, args.seed, names, args.split, args.full, handwriting)
         kinds = available_model_kinds(args.model_dir)
         missing = sorted({"digits", "letters", "alnum"} - kinds)
-        from recognition.engine.classify import resolve_version
+        from recognition.engine.characters.classify import resolve_version
 
         try:
             resolve_version("alnum", args.model_dir)
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
         if "letters" in kinds:
             isolation_report(paths, results, args.model_dir, handwriting, ("letters",), "letters")
         if args.errors:
-            from recognition.engine.forms import FormReader
+            from recognition.engine.fields.reader import FormReader
 
             drawn = write_error_sheets(
                 FormReader(args.model_dir),
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=False)
         first_line = (version.stdout or version.stderr).splitlines()[0]
-        from recognition.engine.forms import FormReader
+        from recognition.engine.fields.reader import FormReader
 
         reader = FormReader(args.model_dir)
         tesseract_score = Score()
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
             truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
             template = templates[truth["template"]]
             try:
-                from recognition.engine.align import align_page
+                from recognition.engine.pages.align import align_page
 
                 aligned = align_page(load_page(path), reader.features(template)).aligned
             except AlignmentError:

@@ -5,7 +5,7 @@ Usage:
 
 Reads the kind's validation split (femnist-dev writers held out and MNIST train's hold-out, as
 train_model makes them with split seed 0): never data the versions trained on, never MNIST test.
-"With box artifacts" applies recognition.engine.preprocess.form_artifacts to every validation image
+"With box artifacts" applies recognition.engine.characters.preprocess.form_artifacts to every validation image
 (fixed seed): a band of stroke lost along a rule or a wall, or a neighbour's stroke at a side, as
 the form reader sees characters in comb boxes. "Scanned" applies preprocess.scanned_stroke (solid
 pen strokes blurred by a scanner, fixed seed), which train_model --scan-blur trains with. Pairs
@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     arguments = parser.parse_args(argv)
 
-    from recognition.engine import train
-    from recognition.engine.classify import load_classifier
-    from recognition.engine.preprocess import form_artifacts, scanned_stroke
+    from recognition.engine.characters.classify import load_classifier
+    from recognition.engine.characters.preprocess import form_artifacts, scanned_stroke
+    from recognition.engine.learning import train
 
     data = train.assemble_data(
         arguments.kind,

@@ -6,7 +6,7 @@ worker on the `training` queue; the script prints the style's character
 accuracy before and after, the base validation accuracy before and after,
 the gate's verdict and the fine-tuning time.
 
-The style (recognition.engine.styles.SLANTED_CONDENSED) is applied to
+The style (recognition.engine.learning.styles.SLANTED_CONDENSED) is applied to
 femnist-dev digits: corrections come from the writers the shipped model was
 trained on, the style's test set from the writers it was validated on (never
 trained on, and never corrected here).
@@ -50,7 +50,8 @@ class StyleSets:
 
 def style_sets(femnist_dir: Path, style=None, seed: int = 0) -> StyleSets:
     """Split femnist-dev digits by writer as the training command does, then apply the style to both sides."""
-    from recognition.engine import datasets, styles
+    from recognition.engine.characters import datasets
+    from recognition.engine.learning import styles
 
     style = style or styles.SLANTED_CONDENSED
     femnist = datasets.load_femnist_dev(femnist_dir)
@@ -226,7 +227,7 @@ def main() -> None:
     from django.contrib.auth.models import User
 
     from recognition import selectors, services
-    from recognition.engine.classify import load_classifier
+    from recognition.engine.characters.classify import load_classifier
     from recognition.models import Document, TrainingSample
 
     services.model_versions_sync()

@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from recognition.engine.datasets import load_femnist_dev, load_mnist, split_by_writer, split_random  # noqa: E402
+from recognition.engine.characters.datasets import load_femnist_dev, load_mnist, split_by_writer, split_random  # noqa: E402
 
 FORMS_DATA_DIR = REPO_ROOT / "recognition" / "forms_data"
 FEMNIST_DIR = Path(os.environ.get("FEMNIST_DIR", REPO_ROOT.parent / "shared" / "data" / "femnist-dev"))
@@ -303,7 +303,7 @@ def load_handwriting(
     """Digits from MNIST training images when fetched (else femnist-dev), capitals from femnist-dev.
 
     split 'bench' takes only the characters the engine's training held out for validation (the same
-    split as recognition.engine.train: femnist-dev by writer, 20 %, seed 0; MNIST train 5,000 at
+    split as recognition.engine.learning.train: femnist-dev by writer, 20 %, seed 0; MNIST train 5,000 at
     random, seed 0), so the benchmark reads handwriting the models never trained on; 'dev' takes the
     rest; 'all' takes everything (demo samples). digits 'nist' writes the digits with femnist-dev's
     NIST writers instead of MNIST (with 'bench': 24 writers none of the models trained on).

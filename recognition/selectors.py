@@ -266,7 +266,7 @@ def training_samples_for_model(*, kind: str) -> QuerySet[TrainingSample]:
 
 def retraining_queue_summary() -> list[dict]:
     """Per model kind: usable and excluded sample counts, the active version and the latest run."""
-    from recognition.engine.finetune import is_held_out
+    from recognition.engine.learning.finetune import is_held_out
 
     summary = []
     for kind, sources in TRAINING_SAMPLE_SOURCES.items():

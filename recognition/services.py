@@ -53,7 +53,7 @@ CORRECTION_ALPHABETS = {
     "alnum": set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
     "amount": set("0123456789.,"),
 }
-# Which classifier a character of each field kind trains (as in recognition.engine.templates).
+# Which classifier a character of each field kind trains (as in recognition.engine.pages.templates).
 SAMPLE_KINDS = {
     "digits": "digits",
     "date": "digits",
@@ -116,7 +116,7 @@ def check_upload_files(*, files: Sequence[UploadedFileLike]) -> list[CheckedFile
 
     Nothing is stored here, so a refused file leaves nothing behind.
     """
-    from recognition.engine.pages import load_pages
+    from recognition.engine.pages.load import load_pages
 
     if not files:
         raise InvalidInput("Choose at least one file to upload.")
@@ -240,7 +240,7 @@ def page_process(*, page_id: int, read_page: Callable[[dict, np.ndarray], PageRe
     page = page_claim(page_id=page_id)
     if page is None:
         return None
-    from recognition.engine.pages import load_page
+    from recognition.engine.pages.load import load_page
 
     image = load_page(page.image.path, max_pixels=max(settings.UPLOAD_MAX_PIXELS, 1))
     try:
@@ -450,7 +450,7 @@ def _field_mark_reviewed(field: FieldResult, user, state: str) -> FieldResult:
 
 def check_template_definition(*, definition: Any, image_size: tuple[int, int] | None = None) -> dict:
     """Validate a format-1 template document; with an image, its size must match the template's."""
-    from recognition.engine.templates import parse_template
+    from recognition.engine.pages.templates import parse_template
 
     if isinstance(definition, str | bytes):
         try:
@@ -471,7 +471,7 @@ def check_template_definition(*, definition: Any, image_size: tuple[int, int] | 
 
 def check_template_image(*, data: bytes) -> tuple[int, int]:
     """Check a blank form image by content and size; return its (width, height)."""
-    from recognition.engine.pages import load_pages, sniff_format
+    from recognition.engine.pages.load import load_pages, sniff_format
 
     try:
         if sniff_format(data) == "pdf":
@@ -516,7 +516,7 @@ def template_save(
         template.kind = kind
         template.bundled = bundled
         if image_data is not None:
-            from recognition.engine.pages import load_page
+            from recognition.engine.pages.load import load_page
 
             png = encode_png(load_page(image_data, max_pixels=settings.UPLOAD_MAX_PIXELS))
             template.image.save(f"{name}.png", ContentFile(png), save=False)
@@ -609,8 +609,8 @@ def model_versions_sync(*, model_dir: Path | None = None) -> list[ModelVersion]:
 
 MODEL_KINDS = ("digits", "letters", "alnum")
 # Kinds whose active version can be changed by hand: the retrainable ones and the touching-pair reader
-# of free digit fields (recognition.engine.pairs.PAIR_KIND, spelled out here so the web process does
-# not import the engine), which is served but not retrained from corrections.
+# of free digit fields (recognition.engine.characters.pairs.PAIR_KIND, spelled out here so the web
+# process does not import the engine), which is served but not retrained from corrections.
 SERVED_KINDS = (*MODEL_KINDS, "digit-pairs")
 # A retraining that was started this many times without finishing keeps killing its worker.
 MAX_RETRAINING_ATTEMPTS = 3
@@ -713,7 +713,7 @@ def retraining_base_data(*, kind: str):
     The split is the training command's (fixed seeds), so the base
     validation set is the same for the champion and the challenger.
     """
-    from recognition.engine import train
+    from recognition.engine.learning import train
 
     mnist_dir = Path(settings.DATA_DIR) / "mnist"
     has_mnist = kind != "letters" and any(
@@ -741,7 +741,7 @@ def retraining_execute(*, run_id: int) -> RetrainingRun | None:
     """
     import shutil
 
-    from recognition.engine import finetune, retrain, train
+    from recognition.engine.learning import finetune, retrain, train
 
     run = retraining_claim(run_id=run_id)
     if run is None:

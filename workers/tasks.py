@@ -40,10 +40,10 @@ def form_reader():
     key = tuple(sorted(versions.items()))
     reader = _form_readers.get(key)
     if reader is None:
-        from recognition.engine.forms import FormReader
+        from recognition.engine.fields.reader import FormReader
 
         # The reader of superseded versions is dropped; its models stay in
-        # the classifier cache of recognition.engine.classify (a few MB per
+        # the classifier cache of recognition.engine.characters.classify (a few MB per
         # version), so rolling back to them costs no reload.
         _form_readers.clear()
         reader = _form_readers[key] = FormReader(settings.MODEL_DIR, versions=versions or None)
@@ -55,7 +55,7 @@ def engine_template(definition: dict):
     key = json.dumps(definition, sort_keys=True)
     template = _engine_templates.get(key)
     if template is None:
-        from recognition.engine.templates import parse_template
+        from recognition.engine.pages.templates import parse_template
 
         template = parse_template(definition)
         if len(_engine_templates) >= ENGINE_TEMPLATE_CACHE_SIZE:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recognition.engine import datasets
+from recognition.engine.characters import datasets
 
 FEMNIST_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recognition.engine import finetune, styles
-from recognition.engine.datasets import load_femnist_dev
-from recognition.engine.preprocess import prepare_batch
+from recognition.engine.characters.datasets import load_femnist_dev
+from recognition.engine.characters.preprocess import prepare_batch
+from recognition.engine.learning import finetune, styles
 
 FEMNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
 
@@ -136,7 +136,7 @@ def test_fine_tuning_rejects_labels_outside_the_model():
 def test_fine_tuning_an_ensemble_trains_each_member_and_keeps_batch_norm():
     import keras
 
-    from recognition.engine.networks import build_ensemble, ensemble_members
+    from recognition.engine.characters.networks import build_ensemble, ensemble_members
 
     def make_member():
         inputs = keras.Input((28, 28, 1))
@@ -200,7 +200,7 @@ def test_fine_tuned_weights_are_mixed_with_the_originals_by_keep_share():
 
 
 def test_fine_tuning_replays_with_the_box_damage_the_champion_was_trained_with():
-    from recognition.engine.retrain import trained_artifact_share
+    from recognition.engine.learning.retrain import trained_artifact_share
 
     assert trained_artifact_share({"options": {"epochs": 30}}) == 0.0  # cards from before the option
     assert trained_artifact_share({"options": {"artifact_probability": 0.3}}) == 0.3
@@ -214,7 +214,7 @@ def test_fine_tuning_replays_with_the_box_damage_the_champion_was_trained_with()
 
 
 def test_fine_tuning_replays_the_fragments_the_champion_was_trained_to_doubt():
-    from recognition.engine.retrain import trained_fragments
+    from recognition.engine.learning.retrain import trained_fragments
 
     letters = [chr(code) for code in range(ord("A"), ord("Z") + 1)]
     assert trained_fragments({"options": {"epochs": 20}}, letters) == (0.0, None)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recognition.engine.metrics import classification_report, confusion_matrix
+from recognition.engine.characters.metrics import classification_report, confusion_matrix
 
 
 def test_confusion_matrix_counts_true_rows_predicted_columns():

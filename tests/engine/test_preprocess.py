@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recognition.engine.preprocess import (
+from recognition.engine.characters.preprocess import (
     augment_batch,
     character_fragment,
     elastic_distortion,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from recognition.engine import datasets, train
-from recognition.engine.classify import clear_cache, load_classifier
+from recognition.engine.characters import datasets
+from recognition.engine.characters.classify import clear_cache, load_classifier
+from recognition.engine.learning import train
 
 FEMNIST_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
 # train_model arguments for a letters model trained for seconds (two batches of one epoch).
@@ -46,7 +47,7 @@ def synthetic_digits(count, seed):
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     """A models/ folder holding digits@1, trained for a few seconds on rings and bars."""
-    from recognition.engine.preprocess import prepare_batch
+    from recognition.engine.characters.preprocess import prepare_batch
 
     images, labels = synthetic_digits(600, seed=0)
     validation_images, validation_labels = synthetic_digits(100, seed=1)
@@ -136,7 +137,7 @@ def test_train_model_command_writes_next_version_and_activates_only_the_first(tm
 def test_folding_batch_norm_keeps_the_outputs(tiny_model_dir):
     import keras
 
-    from recognition.engine.networks import fold_batch_norm
+    from recognition.engine.characters.networks import fold_batch_norm
 
     model = keras.models.load_model(tiny_model_dir / "digits" / "1" / "model.keras", compile=False)
     folded = fold_batch_norm(model)
@@ -153,7 +154,7 @@ def test_folding_batch_norm_keeps_the_outputs(tiny_model_dir):
 def test_ensemble_model_averages_members_of_one_split_and_refuses_mixed_splits(tmp_path, settings):
     import keras
 
-    from recognition.engine.networks import all_layers, ensemble_members
+    from recognition.engine.characters.networks import all_layers, ensemble_members
 
     settings.MODEL_DIR = tmp_path
     tiny = TINY_LETTERS
@@ -227,7 +228,7 @@ def test_train_model_refuses_an_artifact_share_outside_0_to_1(settings, tmp_path
 
 def _small_data(count=6):
     images, labels = synthetic_digits(count, seed=3)
-    from recognition.engine.preprocess import prepare_batch
+    from recognition.engine.characters.preprocess import prepare_batch
 
     return train.TrainingData(
         classes=list(datasets.DIGIT_CLASSES),
@@ -312,7 +313,7 @@ def test_fragments_are_cut_only_of_the_given_classes():
 
 
 def test_training_on_touching_pairs_makes_the_model_unsure_of_them():
-    from recognition.engine.preprocess import prepare_batch, touching_pair
+    from recognition.engine.characters.preprocess import prepare_batch, touching_pair
 
     images, labels = synthetic_digits(600, seed=0)
     inputs = prepare_batch(list(images))
@@ -350,7 +351,7 @@ def test_training_on_touching_pairs_makes_the_model_unsure_of_them():
 
 
 def test_pair_reader_feeder_gives_touching_pairs_their_own_class():
-    from recognition.engine.pairs import PAIR_CLASSES, pair_label
+    from recognition.engine.characters.pairs import PAIR_CLASSES, pair_label
 
     data = _small_data(64)
     options = {"pair_probability": 0.5, "num_classes": len(PAIR_CLASSES), "pair_classes": True}
@@ -386,7 +387,7 @@ def test_pair_reader_feeder_gives_touching_pairs_their_own_class():
 @pytest.mark.slow
 @pytest.mark.skipif(not FEMNIST_DEV.exists(), reason="needs ../shared/data/femnist-dev")
 def test_train_model_writes_a_pair_reader_validated_on_held_out_pairs(tmp_path, settings):
-    from recognition.engine.pairs import PAIR_CLASSES
+    from recognition.engine.characters.pairs import PAIR_CLASSES
 
     settings.MODEL_DIR = tmp_path
     out = io.StringIO()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench.make_forms import degrade, draw_check_template
-from recognition.engine.align import AlignmentError, align_page, template_features
+from recognition.engine.pages.align import AlignmentError, align_page, template_features
 
 
 def _template_point_error(homography_page_to_template, homography_template_to_page, size) -> float:

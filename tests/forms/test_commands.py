@@ -127,7 +127,7 @@ def test_recognize_field_free_amount(tmp_path, digits_model_dir, handwriting):
 
 @pytest.mark.slow
 def test_alnum_fields_fall_back_to_digits_and_letters(tmp_path, digits_model_dir, handwriting):
-    from recognition.engine.forms import CombinedClassifier, FormReader
+    from recognition.engine.fields.reader import CombinedClassifier, FormReader
 
     if not (digits_model_dir / "letters").is_dir():
         pytest.skip("no shipped letters model")

@@ -1,15 +1,15 @@
 """Field rules and the assembly of a field result."""
 
-from recognition.engine.classify import CharPrediction
-from recognition.engine.fields import (
+from recognition.engine.characters.classify import CharPrediction
+from recognition.engine.fields.rules import (
     RULE_CONFIDENCE_CAP,
     check_amount,
     check_date,
     field_result,
     most_likely_date,
 )
-from recognition.engine.segment import Segment
-from recognition.engine.templates import FieldSpec
+from recognition.engine.fields.segment import Segment
+from recognition.engine.pages.templates import FieldSpec
 
 
 def test_date_rule_accepts_real_dates_only():

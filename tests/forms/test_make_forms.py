@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.make_forms import FEMNIST_DIR, load_handwriting
-from recognition.engine.datasets import load_femnist_dev, split_by_writer
+from recognition.engine.characters.datasets import load_femnist_dev, split_by_writer
 
 
 def test_nist_digits_come_from_the_femnist_writers_of_the_split_only():

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from recognition.engine.pageprep import binarize, correct_illumination, deskew, estimate_skew
+from recognition.engine.pages.prepare import binarize, correct_illumination, deskew, estimate_skew
 
 
 def _uneven_page():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recognition.engine.pages import load_page, load_pages, sniff_format
+from recognition.engine.pages.load import load_page, load_pages, sniff_format
 
 
 def _encoded(image: Image.Image, file_format: str, **options) -> bytes:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from recognition.engine.pairs import (
+from recognition.engine.characters.pairs import (
     MIN_PAIR_ASPECT,
     PAIR_CLASSES,
     PAIR_THRESHOLD,
@@ -16,8 +16,8 @@ from recognition.engine.pairs import (
     pair_probability,
     read_pair,
 )
-from recognition.engine.segment import Segment, split_in_two
-from recognition.engine.templates import FieldSpec
+from recognition.engine.fields.segment import Segment, split_in_two
+from recognition.engine.pages.templates import FieldSpec
 
 
 def _pair_output(pairs: dict[str, float], singles: dict[str, float] | None = None) -> np.ndarray:
@@ -115,8 +115,8 @@ def _constant_pair_reader(model_dir, pair: str) -> None:
 
 @pytest.mark.slow
 def test_free_amount_characters_the_pair_reader_is_sure_of_are_cut_in_two(tmp_path, digits_model_dir):
-    from recognition.engine.classify import clear_cache
-    from recognition.engine.forms import FormReader
+    from recognition.engine.characters.classify import clear_cache
+    from recognition.engine.fields.reader import FormReader
 
     # One wide blob (two rings, as wide as tall) and one narrow bar (a 1) in a free amount box.
     page = np.full((120, 400), 250, np.uint8)

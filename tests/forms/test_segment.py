@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from recognition.engine.segment import (
+from recognition.engine.fields.segment import (
     best_cut_path,
     locate_comb_box,
     resolve_group,
@@ -191,8 +191,8 @@ def test_locate_comb_box_in_a_loose_crop():
 
 
 def test_a_stub_cut_off_a_digit_is_not_a_plausible_digit():
-    from recognition.engine.forms import piece_plausibility
-    from recognition.engine.segment import CutChoices, Segment
+    from recognition.engine.fields.reader import piece_plausibility
+    from recognition.engine.fields.segment import CutChoices, Segment
 
     blank = np.zeros((1, 1), np.uint8)
     # A 2 with a long base (40 px tall blob): the whole, the 2 without the base's end, and the end.

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from recognition.engine.templates import load_template, parse_template
+from recognition.engine.pages.templates import load_template, parse_template
 
 FORMS_DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "recognition" / "forms_data"
 

@@ -78,7 +78,7 @@ def test_rollback_returns_to_the_version_active_before(
 def test_the_pair_reader_can_be_promoted_and_rolled_back_but_not_retrained(
     tmp_path, settings, admin_user, django_capture_on_commit_callbacks
 ):
-    from recognition.engine.pairs import PAIR_KIND
+    from recognition.engine.characters.pairs import PAIR_KIND
 
     assert PAIR_KIND in services.SERVED_KINDS and PAIR_KIND not in services.MODEL_KINDS
     source = REPO_MODELS / PAIR_KIND / (REPO_MODELS / PAIR_KIND / "ACTIVE").read_text().strip()
@@ -218,7 +218,7 @@ def test_corrections_of_a_new_style_retrain_on_a_worker_and_a_promoted_model_rea
 ):
     """The loop end to end: style read badly, corrections through the review service, a retraining on the
     real worker judged by the gate, then a promotion picked up by the worker at its next page."""
-    from recognition.engine.classify import load_classifier
+    from recognition.engine.characters.classify import load_classifier
 
     services.model_versions_sync(model_dir=model_dir)
     champion = selectors.model_version_active(kind="digits")

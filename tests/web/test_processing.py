@@ -8,7 +8,7 @@ from tests.web.conftest import FakeReading, aligned_page, fake_result, png_bytes
 
 
 class NotAligned(ValueError):
-    """Like recognition.engine.align.AlignmentError: a ValueError with the score reached."""
+    """Like recognition.engine.pages.align.AlignmentError: a ValueError with the score reached."""
 
     def __init__(self, score: float):
         super().__init__("the page does not match the template")

@@ -5,8 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine import datasets
-from recognition.engine.classify import KINDS, load_classifier
+from recognition.engine.characters import datasets
+from recognition.engine.characters.classify import KINDS, load_classifier
 
 # Images are read and classified in chunks so a large file does not need all its inputs at once.
 CHUNK = 4096

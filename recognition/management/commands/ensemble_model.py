@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine.classify import KINDS, model_versions
+from recognition.engine.characters.classify import KINDS, model_versions
 
 
 class Command(BaseCommand):
@@ -28,8 +28,8 @@ class Command(BaseCommand):
 
         import keras
 
-        from recognition.engine import train
-        from recognition.engine.networks import build_ensemble
+        from recognition.engine.characters.networks import build_ensemble
+        from recognition.engine.learning import train
 
         kind = options["kind"]
         kind_dir = Path(settings.MODEL_DIR) / kind

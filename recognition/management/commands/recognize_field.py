@@ -5,9 +5,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine.pages import load_page
-from recognition.engine.segment import locate_comb_box
-from recognition.engine.templates import FieldSpec
+from recognition.engine.fields.segment import locate_comb_box
+from recognition.engine.pages.load import load_page
+from recognition.engine.pages.templates import FieldSpec
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         cells = options["cells"]
         if cells is not None and cells < 1:
             raise CommandError("--cells must be at least 1")
-        from recognition.engine.forms import FormReader
+        from recognition.engine.fields.reader import FormReader
 
         reader = FormReader(settings.MODEL_DIR)
         failures = 0

@@ -6,9 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine.align import AlignmentError
-from recognition.engine.pages import load_pages
-from recognition.engine.templates import load_template
+from recognition.engine.pages.align import AlignmentError
+from recognition.engine.pages.load import load_pages
+from recognition.engine.pages.templates import load_template
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             template = load_template(options["template"])
         except ValueError as error:
             raise CommandError(f"bad template: {error}") from error
-        from recognition.engine.forms import FormReader  # keeps Keras out of `manage.py help`
+        from recognition.engine.fields.reader import FormReader  # keeps Keras out of `manage.py help`
 
         reader = FormReader(settings.MODEL_DIR)  # models load once, on the first page
         if out_dir is not None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine.classify import KINDS, model_versions, resolve_version
-from recognition.engine.pairs import PAIR_KIND
+from recognition.engine.characters.classify import KINDS, model_versions, resolve_version
+from recognition.engine.characters.pairs import PAIR_KIND
 
 # The pair reader of free digit fields is trained here too; it is not a kind fields are read with.
 TRAINABLE_KINDS = (*KINDS, PAIR_KIND)
@@ -108,7 +108,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from tqdm import tqdm
 
-        from recognition.engine import train
+        from recognition.engine.learning import train
 
         kind = options["kind"]
         if options["touching_pairs"] is None:

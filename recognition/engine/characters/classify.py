@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.engine.pairs import PAIR_KIND
-from recognition.engine.preprocess import FRAME_SIZE, prepare_batch
+from recognition.engine.characters.pairs import PAIR_KIND
+from recognition.engine.characters.preprocess import FRAME_SIZE, prepare_batch
 
 KINDS = ("digits", "letters", "alnum")
 ALTERNATIVE_COUNT = 3
@@ -42,7 +42,7 @@ class CharClassifier:
         self.card = card
         self.classes: list[str] = list(card["classes"])
         self.model = model
-        from recognition.engine.networks import fold_batch_norm
+        from recognition.engine.characters.networks import fold_batch_norm
 
         # Batch norm folded into the convolutions: same outputs, about 1.5x the throughput on a CPU.
         self.inference_model = fold_batch_norm(model)

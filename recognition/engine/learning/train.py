@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.engine import datasets
-from recognition.engine.metrics import classification_report
-from recognition.engine.pairs import (
+from recognition.engine.characters import datasets
+from recognition.engine.characters.metrics import classification_report
+from recognition.engine.characters.pairs import (
     PAIR_CLASSES,
     PAIR_KIND,
     PAIR_THRESHOLD,
@@ -21,7 +21,12 @@ from recognition.engine.pairs import (
     pair_label,
     pair_probability,
 )
-from recognition.engine.preprocess import augment_batch, cut_into_fragments, prepare_batch, touching_pair
+from recognition.engine.characters.preprocess import (
+    augment_batch,
+    cut_into_fragments,
+    prepare_batch,
+    touching_pair,
+)
 
 # Lower-case letters written with the same shape as their capital (measured on femnist-dev, see docs).
 CAPITAL_LOOKALIKES = ("c", "k", "o", "p", "s", "u", "v", "w", "x", "y", "z")
@@ -29,8 +34,8 @@ KIND_CLASSES = {
     "digits": datasets.DIGIT_CLASSES,
     "letters": datasets.CAPITAL_CLASSES,
     "alnum": datasets.DIGIT_CLASSES + datasets.CAPITAL_CLASSES,
-    # The touching-pair reader of free digit fields (recognition.engine.pairs): single digits first,
-    # so the digit data's labels are its labels too, then the 100 ordered pairs.
+    # The touching-pair reader of free digit fields (recognition.engine.characters.pairs): single digits
+    # first, so the digit data's labels are its labels too, then the 100 ordered pairs.
     PAIR_KIND: PAIR_CLASSES,
 }
 DIGIT_DATA_KINDS = ("digits", "alnum", PAIR_KIND)
@@ -389,7 +394,7 @@ def fit(
     """Build (or transfer into) a model and train it; returns (model, history dict, seconds, transferred)."""
     import keras
 
-    from recognition.engine.networks import build_model
+    from recognition.engine.characters.networks import build_model
 
     keras.utils.set_random_seed(options.seed)
     model = build_model(len(data.classes), options.architecture, options.dropout, options.width)
@@ -644,7 +649,10 @@ def _write_version_files(
         "version": version_dir.name,
         "classes": data.classes,
         "input_shape": [28, 28, 1],
-        "input": "float32 0..1, white ink on black, through recognition.engine.preprocess.prepare_character",
+        "input": (
+            "float32 0..1, white ink on black, through "
+            "recognition.engine.characters.preprocess.prepare_character"
+        ),
         "parameters": int(model.count_params()),
         "data": data.description,
         "history": {key: [round(float(value), 5) for value in values] for key, values in history.items()},

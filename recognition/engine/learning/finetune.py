@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recognition.engine.preprocess import augment_batch, cut_into_fragments
+from recognition.engine.characters.preprocess import augment_batch, cut_into_fragments
 
 # Knuth's multiplicative hash spreads consecutive ids evenly over the buckets.
 _HASH_MULTIPLIER = 2654435761
@@ -163,7 +163,7 @@ def reseed_random_layers(model, seed: int) -> int:
     """
     import keras
 
-    from recognition.engine.networks import all_layers
+    from recognition.engine.characters.networks import all_layers
 
     count = 0
     for index, layer in enumerate(all_layers(model)):
@@ -191,7 +191,7 @@ def fine_tune(
     """
     import keras
 
-    from recognition.engine.networks import all_layers, ensemble_members
+    from recognition.engine.characters.networks import all_layers, ensemble_members
 
     options = options or FineTuneOptions()
     if len(base_labels) == 0:
@@ -231,7 +231,7 @@ def fine_tune(
     original = model.get_weights() if options.keep_share > 0 or options.distill_share > 0 else None
     teacher = None
     if options.distill_share > 0:
-        from recognition.engine.classify import make_inference_function
+        from recognition.engine.characters.classify import make_inference_function
 
         frozen = keras.models.clone_model(model)
         frozen.set_weights(original)

@@ -248,7 +248,7 @@ def render_font_characters(
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from recognition.engine.preprocess import prepare_character
+    from recognition.engine.characters.preprocess import prepare_character
 
     generator = np.random.default_rng(seed)
     images, labels, writers = [], [], []

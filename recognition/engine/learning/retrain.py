@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.engine import finetune, train
-from recognition.engine.preprocess import prepare_batch
+from recognition.engine.characters.preprocess import prepare_batch
+from recognition.engine.learning import finetune, train
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 import re
 
-from recognition.engine.segment import Segment
-from recognition.engine.templates import KIND_ALPHABETS, FieldSpec
+from recognition.engine.fields.segment import Segment
+from recognition.engine.pages.templates import KIND_ALPHABETS, FieldSpec
 
 # A field that breaks its rule keeps its text (a reviewer sees what was read) but its confidence is
 # capped, so it sorts among the doubtful fields.

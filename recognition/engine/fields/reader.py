@@ -8,9 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from recognition.engine.align import MIN_SCORE, Alignment, TemplateFeatures, align_page, template_features
-from recognition.engine.fields import field_result
-from recognition.engine.pairs import (
+from recognition.engine.characters.pairs import (
     MIN_PAIR_ASPECT,
     PAIR_CLASSES,
     PAIR_KIND,
@@ -18,8 +16,22 @@ from recognition.engine.pairs import (
     is_pair,
     read_pair,
 )
-from recognition.engine.segment import Segment, best_cut_path, resolve_group, segment_field, split_in_two
-from recognition.engine.templates import KIND_MODELS, FieldSpec, FormTemplate
+from recognition.engine.fields.rules import field_result
+from recognition.engine.fields.segment import (
+    Segment,
+    best_cut_path,
+    resolve_group,
+    segment_field,
+    split_in_two,
+)
+from recognition.engine.pages.align import (
+    MIN_SCORE,
+    Alignment,
+    TemplateFeatures,
+    align_page,
+    template_features,
+)
+from recognition.engine.pages.templates import KIND_MODELS, FieldSpec, FormTemplate
 
 RESULT_FORMAT = "hwr-form-result/1"
 MODEL_ORDER = ("digits", "letters", "alnum")
@@ -37,7 +49,7 @@ class CombinedClassifier:
         self.classes = [name for part in parts for name in part.classes]
 
     def classify(self, images) -> list:
-        from recognition.engine.classify import CharPrediction
+        from recognition.engine.characters.classify import CharPrediction
 
         answers = [part.classify(images) for part in self.parts]
         combined = []
@@ -106,7 +118,8 @@ class FormReader:
     def classifier(self, model_kind: str):
         """The classifier for 'digits', 'letters' or 'alnum', loaded on first use."""
         if model_kind not in self._classifiers:
-            from recognition.engine.classify import load_classifier  # Keras is imported only when reading
+            # Keras is imported only when reading.
+            from recognition.engine.characters.classify import load_classifier
 
             try:
                 self._classifiers[model_kind] = load_classifier(
@@ -126,13 +139,13 @@ class FormReader:
         return self._classifiers[model_kind]
 
     def pair_reader(self):
-        """The touching-pair reader of free digit fields (recognition.engine.pairs), or None without one.
+        """The touching-pair reader of free digit fields (engine.characters.pairs), or None without one.
 
         It is optional: a model folder without models/digit-pairs reads every character as one. A
         folder that is there but broken (no model file, no card) is an error, not a silent fallback.
         """
         if self._pair_reader is False:
-            from recognition.engine.classify import load_classifier
+            from recognition.engine.characters.classify import load_classifier
 
             if (self.model_dir / PAIR_KIND).is_dir():
                 self._pair_reader = load_classifier(PAIR_KIND, self.model_dir, self.versions.get(PAIR_KIND))
@@ -166,7 +179,7 @@ class FormReader:
         reader = self.pair_reader()
         if reader is None:
             return None
-        from recognition.engine.preprocess import prepare_batch
+        from recognition.engine.characters.preprocess import prepare_batch
 
         probabilities = reader.probabilities(prepare_batch(images))
         found = []

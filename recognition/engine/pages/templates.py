@@ -56,7 +56,7 @@ class FormTemplate:
     def load_image(self) -> np.ndarray:
         """The blank reference image, grayscale uint8, loaded once and checked against `size`."""
         if self._image is None:
-            from recognition.engine.pages import load_page
+            from recognition.engine.pages.load import load_page
 
             if self.image_path is None:
                 raise ValueError(f"template {self.name!r} has no image path to load")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from recognition.engine.pageprep import ink_mask
+from recognition.engine.pages.prepare import ink_mask
 
 # A character image handed to the classifier has this much paper around the ink (pixels).
 CROP_PADDING = 2

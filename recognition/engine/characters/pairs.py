@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition.engine.datasets import DIGIT_CLASSES
+from recognition.engine.characters.datasets import DIGIT_CLASSES
 
 PAIR_KIND = "digit-pairs"
 PAIR_CLASSES = list(DIGIT_CLASSES) + [first + second for first in DIGIT_CLASSES for second in DIGIT_CLASSES]
@@ -68,7 +68,7 @@ def read_pair(
     that place (the pair probabilities summed over the other place); the alternatives are the other
     digits for that place, best first.
     """
-    from recognition.engine.classify import CharPrediction
+    from recognition.engine.characters.classify import CharPrediction
 
     probabilities = _checked(probabilities, one_character=True)
     if not is_pair(probabilities, threshold):

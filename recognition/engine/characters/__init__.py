@@ -1,0 +1,1 @@
+"""Character stage: per-character preprocessing, networks, classifiers, datasets and metrics."""

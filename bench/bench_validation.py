@@ -1,7 +1,7 @@
 """Validation accuracy of model versions: clean, with what a printed box does, and scanned.
 
 Usage:
-    python bench/bench_validation.py --kind digits --versions 2,6,11 [--pairs 2+6 6+11]
+    python bench/bench_validation.py --kind digits --versions 2,7,12 [--pairs 2+12 7+12]
 
 Reads the kind's validation split (femnist-dev writers held out and MNIST train's hold-out, as
 train_model makes them with split seed 0): never data the versions trained on, never MNIST test.

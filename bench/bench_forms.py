@@ -194,7 +194,7 @@ def _error_row(
     """One wrong field as a picture: caption, the aligned field with the read boxes, and the
     character images the classifier was given (as the network sees them, 28x28, white on black)."""
     from recognition.engine.characters.preprocess import prepare_character
-    from recognition.engine.fields.segment import segment_field
+    from recognition.engine.fields.reader import segment_field
 
     x, y, width, height = spec.box
     margin = height // 3

@@ -12,7 +12,7 @@ times as tall, rules 1-3 px, printed black to mid gray), writes digits in them w
 bench/make_forms.py's pen (the handwriting of the engine's TRAINING split only: MNIST train without
 its 5,000 held-out images, femnist-dev training writers), degrades the page like a scan
 (make_forms.degrade), warps it back as alignment would, and runs the engine's comb segmentation
-(recognition.engine.fields.segment.segment_comb). Every cell the segmentation reads as a character, where
+(recognition.engine.fields.comb.segment_comb). Every cell the segmentation reads as a character, where
 the truth has one, becomes a (28x28 prepared image, label) pair. Nothing from the validation
 split, the benchmark's handwriting or MNIST test is used.
 
@@ -36,7 +36,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.make_forms import degrade, load_handwriting, write_field  # noqa: E402
 from recognition.engine.characters.preprocess import prepare_character  # noqa: E402
-from recognition.engine.fields.segment import segment_comb  # noqa: E402
+from recognition.engine.fields.comb import segment_comb  # noqa: E402
 
 DIGITS = "0123456789"
 

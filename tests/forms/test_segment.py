@@ -3,14 +3,10 @@
 import cv2
 import numpy as np
 
-from recognition.engine.fields.segment import (
-    best_cut_path,
-    locate_comb_box,
-    resolve_group,
-    segment_comb,
-    segment_field,
-    segment_free,
-)
+from recognition.engine.fields.comb import locate_comb_box, segment_comb
+from recognition.engine.fields.free import segment_free
+from recognition.engine.fields.reader import segment_field
+from recognition.engine.fields.segment import best_cut_path, resolve_group
 
 
 def _comb_page(cells=6, cell_width=40, height=50):

@@ -16,12 +16,13 @@ from recognition.engine.characters.pairs import (
     is_pair,
     read_pair,
 )
+from recognition.engine.fields.comb import segment_comb
+from recognition.engine.fields.free import segment_free
 from recognition.engine.fields.rules import field_result
 from recognition.engine.fields.segment import (
     Segment,
     best_cut_path,
     resolve_group,
-    segment_field,
     split_in_two,
 )
 from recognition.engine.pages.align import (
@@ -82,6 +83,25 @@ def piece_plausibility(segment: Segment, key: tuple[int, int], kind: str) -> flo
     piece_height = segment.choices.pieces[key][1][3]
     group_height = max(segment.box[3], 1)
     return min(1.0, piece_height / (DIGIT_PIECE_MIN_HEIGHT * group_height))
+
+
+def segment_field(
+    page: np.ndarray, box: tuple[int, int, int, int], cells: int | None, kind: str, keep_groups: bool = False
+) -> list[Segment]:
+    """Segments of one field of an aligned page (or of a field image with box = the whole image).
+
+    Groups of possibly touching characters are cut geometrically unless keep_groups is true (the
+    reader keeps them, to let recognition choose the cuts).
+    """
+    if cells:
+        return segment_comb(page, box, cells, keep_groups=keep_groups, kind=kind)
+    segments = segment_free(page, box, kind)
+    if keep_groups:
+        return segments
+    flat = []
+    for segment in segments:
+        flat.extend(resolve_group(segment, segment.choices.default) if segment.kind == "group" else [segment])
+    return flat
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.engine.fields.segment import locate_comb_box
+from recognition.engine.fields.comb import locate_comb_box
 from recognition.engine.pages.load import load_page
 from recognition.engine.pages.templates import FieldSpec
 

@@ -384,7 +384,7 @@ def tesseract_read(image: np.ndarray, kind: str, workdir: Path) -> str:
     return text if kind == "letters" else text.replace(" ", "")
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -407,8 +407,81 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--full", action="store_true", help="write every comb box (the busiest page; for the speed figure)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def scored_model_kinds(model_dir: Path) -> set[str]:
+    """The model kinds under model_dir, with a note for each missing one; exits without a digits model."""
+    kinds = available_model_kinds(model_dir)
+    missing = sorted({"digits", "letters", "alnum"} - kinds)
+    from recognition.engine.characters.classify import resolve_version
+
+    try:
+        resolve_version("alnum", model_dir)
+    except FileNotFoundError:
+        if "alnum" in kinds:
+            print("note: no alnum model; alnum fields are read by digits and letters together (fallback)")
+    if "digits" not in kinds:
+        raise SystemExit(f"no digits model under {model_dir}; nothing to benchmark")
+    if missing:
+        print(f"note: no {', '.join(missing)} model under {model_dir}; those fields are not scored")
+    return kinds
+
+
+def score_engine(paths: list[Path], results: dict, kinds: set[str]) -> tuple[Score, int, int]:
+    """The engine's score against the truth, the pages not aligned, and the characters scored."""
+    score = Score()
+    unaligned = 0
+    characters = 0
+    for path in paths:
+        truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
+        result = results[str(path)]
+        if "error" in result:
+            unaligned += 1
+        read_fields = {field["name"]: field["text"] for field in result.get("fields", [])}
+        for field in truth["fields"]:
+            if MODEL_OF_KIND[field["kind"]] not in kinds:
+                continue
+            characters += len(field["text"])
+            score.add(field["kind"], field["text"], read_fields.get(field["name"], ""))
+    return score, unaligned, characters
+
+
+def tesseract_comparison(paths: list[Path], model_dir: Path, tesseract_pages: int, workdir: Path) -> None:
+    """Read the same aligned field crops with Tesseract and print its score (skipped without it)."""
+    if shutil.which("tesseract") is None:
+        print("tesseract: not installed (apt-get install -y tesseract-ocr), comparison skipped")
+        return
+    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=False)
+    first_line = (version.stdout or version.stderr).splitlines()[0]
+    from recognition.engine.fields.reader import FormReader
+
+    reader = FormReader(model_dir)
+    tesseract_score = Score()
+    templates = bench_templates(model_dir)
+    chosen = [path for path in paths if int(path.stem.split("-")[-1]) < tesseract_pages]
+    for path in chosen:
+        truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
+        template = templates[truth["template"]]
+        try:
+            from recognition.engine.pages.align import align_page
+
+            aligned = align_page(load_page(path), reader.features(template)).aligned
+        except AlignmentError:
+            for field in truth["fields"]:
+                tesseract_score.add(field["kind"], field["text"], "")
+            continue
+        truths = {field["name"]: field for field in truth["fields"]}
+        for spec in template.fields:
+            field = truths[spec.name]
+            x, y, width, height = spec.box
+            crop = aligned[y : y + height, x : x + width]
+            tesseract_score.add(field["kind"], field["text"], tesseract_read(crop, spec.kind, workdir))
+    tesseract_score.report(f"tesseract ({first_line}, {len(chosen)} pages, same aligned field crops):")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench_forms_"))
     try:
         page_dir = args.keep or workdir
@@ -416,35 +489,10 @@ def main(argv: list[str] | None = None) -> None:
         # Loaded once: the pages are written with it, and isolation_report reads its samples alone.
         handwriting = load_handwriting(split=args.split, digits=args.digits)
         paths = generate(page_dir, args.count, args.seed, names, args.split, args.full, handwriting)
-        kinds = available_model_kinds(args.model_dir)
-        missing = sorted({"digits", "letters", "alnum"} - kinds)
-        from recognition.engine.characters.classify import resolve_version
-
-        try:
-            resolve_version("alnum", args.model_dir)
-        except FileNotFoundError:
-            if "alnum" in kinds:
-                print("note: no alnum model; alnum fields are read by digits and letters together (fallback)")
-        if "digits" not in kinds:
-            raise SystemExit(f"no digits model under {args.model_dir}; nothing to benchmark")
-        if missing:
-            print(f"note: no {', '.join(missing)} model under {args.model_dir}; those fields are not scored")
+        kinds = scored_model_kinds(args.model_dir)
         load_before = os.getloadavg()[0]
         results, elapsed, cpu_seconds = read_all(args.model_dir, paths, args.processes)
-        score = Score()
-        unaligned = 0
-        characters = 0
-        for path in paths:
-            truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
-            result = results[str(path)]
-            if "error" in result:
-                unaligned += 1
-            read_fields = {field["name"]: field["text"] for field in result.get("fields", [])}
-            for field in truth["fields"]:
-                if MODEL_OF_KIND[field["kind"]] not in kinds:
-                    continue
-                characters += len(field["text"])
-                score.add(field["kind"], field["text"], read_fields.get(field["name"], ""))
+        score, unaligned, characters = score_engine(paths, results, kinds)
         print(
             f"engine: {len(paths)} pages, {unaligned} not aligned (counted as empty), models {args.model_dir}"
         )
@@ -475,36 +523,7 @@ def main(argv: list[str] | None = None) -> None:
                 causes,
             )
             print(f"  {drawn} wrong digit fields drawn in {args.errors}")
-
-        if shutil.which("tesseract") is None:
-            print("tesseract: not installed (apt-get install -y tesseract-ocr), comparison skipped")
-            return
-        version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=False)
-        first_line = (version.stdout or version.stderr).splitlines()[0]
-        from recognition.engine.fields.reader import FormReader
-
-        reader = FormReader(args.model_dir)
-        tesseract_score = Score()
-        templates = bench_templates(args.model_dir)
-        chosen = [path for path in paths if int(path.stem.split("-")[-1]) < args.tesseract_pages]
-        for path in chosen:
-            truth = json.loads(path.with_name(path.stem + ".truth.json").read_text())
-            template = templates[truth["template"]]
-            try:
-                from recognition.engine.pages.align import align_page
-
-                aligned = align_page(load_page(path), reader.features(template)).aligned
-            except AlignmentError:
-                for field in truth["fields"]:
-                    tesseract_score.add(field["kind"], field["text"], "")
-                continue
-            truths = {field["name"]: field for field in truth["fields"]}
-            for spec in template.fields:
-                field = truths[spec.name]
-                x, y, width, height = spec.box
-                crop = aligned[y : y + height, x : x + width]
-                tesseract_score.add(field["kind"], field["text"], tesseract_read(crop, spec.kind, workdir))
-        tesseract_score.report(f"tesseract ({first_line}, {len(chosen)} pages, same aligned field crops):")
+        tesseract_comparison(paths, args.model_dir, args.tesseract_pages, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -741,7 +741,7 @@ def retraining_execute(*, run_id: int) -> RetrainingRun | None:
     """
     import shutil
 
-    from recognition.engine.learning import finetune, retrain, train
+    from recognition.engine.learning import finetune, retrain, versions
 
     run = retraining_claim(run_id=run_id)
     if run is None:
@@ -751,7 +751,7 @@ def retraining_execute(*, run_id: int) -> RetrainingRun | None:
         return retraining_fail(run_id=run_id, reason=f"There is no active {run.kind} model to start from.")
     samples = list(selectors.training_samples_for_model(kind=run.kind))
     kind_dir = Path(settings.MODEL_DIR) / run.kind
-    new_version_dir = kind_dir / train.next_version(kind_dir)
+    new_version_dir = kind_dir / versions.next_version(kind_dir)
     try:
         base = retraining_base_data(kind=run.kind)
         outcome = retrain.retrain(

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from recognition.engine.characters import datasets
 from recognition.engine.characters.classify import clear_cache, load_classifier
-from recognition.engine.learning import train
+from recognition.engine.learning import train, versions
 
 FEMNIST_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "femnist-dev"
 # train_model arguments for a letters model trained for seconds (two batches of one epoch).
@@ -67,7 +67,7 @@ def tiny_model_dir(tmp_path_factory):
     model, history, _, _ = train.fit(data, options)
     report = train.evaluate(model, data)
     model_dir = tmp_path_factory.mktemp("models")
-    train.write_version(
+    versions.write_version(
         model, data, report, history, "digits", model_dir / "digits" / "1", {"command": "test"}
     )
     return model_dir
@@ -208,9 +208,9 @@ def test_a_version_that_fails_to_write_leaves_no_folder(tiny_model_dir, tmp_path
     def broken_plot(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(train, "plot_confusion", broken_plot)
+    monkeypatch.setattr(versions, "plot_confusion", broken_plot)
     with pytest.raises(OSError, match="No space"):
-        train.write_version(model, data, report, {}, "digits", tmp_path / "digits" / "2", {})
+        versions.write_version(model, data, report, {}, "digits", tmp_path / "digits" / "2", {})
     assert not (tmp_path / "digits" / "2").exists()
 
 

@@ -191,29 +191,16 @@ def fine_tune(
     """
     import keras
 
-    from recognition.engine.characters.networks import all_layers, ensemble_members
+    from recognition.engine.characters.networks import ensemble_members
 
     options = options or FineTuneOptions()
-    if len(base_labels) == 0:
-        raise ValueError("fine-tuning needs base data to replay, and none was given")
-    if len(correction_labels) != len(correction_inputs) or len(base_labels) != len(base_inputs):
-        raise ValueError("inputs and labels differ in length")
-    classes = model.output_shape[-1]
-    for name, labels in (("base", base_labels), ("correction", correction_labels)):
-        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(f"{name} labels must lie in 0..{classes - 1}")
-    if options.steps < 1:
-        raise ValueError("steps must be at least 1")
-    if not 0.0 <= options.distill_share <= 1.0:
-        raise ValueError(f"distill_share must lie in 0..1, got {options.distill_share}")
-
+    classes = _check_fine_tune_inputs(
+        model, base_inputs, base_labels, correction_inputs, correction_labels, options
+    )
     keras.utils.set_random_seed(options.seed)
     reseed_random_layers(model, options.seed)
     if options.freeze_batch_norm:
-        for layer in all_layers(model):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                # A frozen BatchNormalization layer also runs in inference mode in Keras 3.
-                layer.trainable = False
+        _freeze_batch_norm(model)
     # A few epochs of equal length, so progress and the loss curve have points.
     epochs = min(10, options.steps)
     steps_per_epoch = max(1, options.steps // epochs)
@@ -229,13 +216,7 @@ def fine_tune(
     outputs = max(1, len(members))
     # The weights before fine-tuning (get_weights() copies): the teacher's, and what keep_share mixes back.
     original = model.get_weights() if options.keep_share > 0 or options.distill_share > 0 else None
-    teacher = None
-    if options.distill_share > 0:
-        from recognition.engine.characters.classify import make_inference_function
-
-        frozen = keras.models.clone_model(model)
-        frozen.set_weights(original)
-        teacher = make_inference_function(frozen)
+    teacher = _teacher(model, original) if options.distill_share > 0 else None
     feeder = _mixed_feeder(
         base_inputs,
         base_labels,
@@ -247,31 +228,14 @@ def fine_tune(
         teacher,
         classes,
     )
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=options.learning_rate, decay_steps=epochs * steps_per_epoch, alpha=0.05
-    )
-    if options.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9, nesterov=True)
-    elif options.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
-    else:
-        raise ValueError(f"unknown optimizer {options.optimizer!r}; use 'sgd' or 'adam'")
     trained.compile(
-        optimizer=optimizer,
+        optimizer=_optimizer(options, decay_steps=epochs * steps_per_epoch),
         loss=["categorical_crossentropy"] * outputs if members else "categorical_crossentropy",
         metrics=[["accuracy"]] * outputs if members else ["accuracy"],
     )
-
-    class Progress(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if on_progress:
-                on_progress(self.epoch_index * steps_per_epoch + batch + 1, epochs * steps_per_epoch)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_index = epoch
-
+    progress = _progress_callback(on_progress, epochs, steps_per_epoch)
     started = time.monotonic()
-    history = trained.fit(feeder, epochs=epochs, callbacks=[Progress()], verbose=0).history
+    history = trained.fit(feeder, epochs=epochs, callbacks=[progress], verbose=0).history
     if options.keep_share > 0:
         # Weight-space interpolation between the model before and after fine-tuning (as in WiSE-FT,
         # Wortsman et al. 2022): most of what the corrections taught stays, most of the drift on
@@ -287,6 +251,82 @@ def fine_tune(
         keys = [key for key in history if key.endswith("accuracy")]
         history["accuracy"] = np.mean([history[key] for key in keys], axis=0).tolist()
     return FineTuneResult(model=model, seconds=time.monotonic() - started, history=history)
+
+
+def _check_fine_tune_inputs(
+    model,
+    base_inputs: np.ndarray,
+    base_labels: np.ndarray,
+    correction_inputs: np.ndarray,
+    correction_labels: np.ndarray,
+    options: FineTuneOptions,
+) -> int:
+    """Refuse inputs fine_tune cannot use (ValueError); returns the model's class count."""
+    if len(base_labels) == 0:
+        raise ValueError("fine-tuning needs base data to replay, and none was given")
+    if len(correction_labels) != len(correction_inputs) or len(base_labels) != len(base_inputs):
+        raise ValueError("inputs and labels differ in length")
+    classes = model.output_shape[-1]
+    for name, labels in (("base", base_labels), ("correction", correction_labels)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"{name} labels must lie in 0..{classes - 1}")
+    if options.steps < 1:
+        raise ValueError("steps must be at least 1")
+    if not 0.0 <= options.distill_share <= 1.0:
+        raise ValueError(f"distill_share must lie in 0..1, got {options.distill_share}")
+    return classes
+
+
+def _freeze_batch_norm(model) -> None:
+    """Keep every batch norm layer's statistics and scales as they are."""
+    import keras
+
+    from recognition.engine.characters.networks import all_layers
+
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # A frozen BatchNormalization layer also runs in inference mode in Keras 3.
+            layer.trainable = False
+
+
+def _teacher(model, original_weights: list):
+    """An inference function of a frozen copy of the model with its weights before fine-tuning."""
+    import keras
+
+    from recognition.engine.characters.classify import make_inference_function
+
+    frozen = keras.models.clone_model(model)
+    frozen.set_weights(original_weights)
+    return make_inference_function(frozen)
+
+
+def _optimizer(options: FineTuneOptions, decay_steps: int):
+    """The fine-tuning optimizer, its learning rate decaying along a cosine over the run."""
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=options.learning_rate, decay_steps=decay_steps, alpha=0.05
+    )
+    if options.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=schedule, momentum=0.9, nesterov=True)
+    if options.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=schedule)
+    raise ValueError(f"unknown optimizer {options.optimizer!r}; use 'sgd' or 'adam'")
+
+
+def _progress_callback(on_progress: Callable[[int, int], None] | None, epochs: int, steps_per_epoch: int):
+    """A Keras callback that reports (steps done, steps in all) after every batch."""
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if on_progress:
+                on_progress(self.epoch_index * steps_per_epoch + batch + 1, epochs * steps_per_epoch)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_index = epoch
+
+    return Progress()
 
 
 def accuracy(model, inputs: np.ndarray, labels: np.ndarray, batch_size: int = 1024) -> float | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from recognition.engine.characters.preprocess import prepare_batch
-from recognition.engine.learning import finetune, train
+from recognition.engine.learning import finetune, train, versions
 
 
 @dataclass
@@ -98,20 +98,9 @@ def retrain(
         raise ValueError("sample ids, images and labels differ in length")
 
     class_index = {name: index for index, name in enumerate(classes)}
-    usable = [position for position, label in enumerate(samples.labels) if label in class_index]
-    held_out = [position for position in usable if finetune.is_held_out(int(samples.ids[position]))]
-    held_out_set = set(held_out)
-    trained_on = [position for position in usable if position not in held_out_set]
-    if not trained_on:
-        raise ValueError("no corrections to train on: every usable sample is in the held-out share")
-
-    def batch_of(positions: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        inputs = prepare_batch([samples.images[position] for position in positions])
-        labels = np.array([class_index[samples.labels[position]] for position in positions], dtype=np.int64)
-        return inputs, labels
-
-    train_inputs, train_labels = batch_of(trained_on)
-    holdout_inputs, holdout_labels = batch_of(held_out)
+    usable, trained_on, held_out = _split_corrections(samples, class_index)
+    train_inputs, train_labels = _correction_batch(samples, trained_on, class_index)
+    holdout_inputs, holdout_labels = _correction_batch(samples, held_out, class_index)
 
     report_progress(0.02, "evaluating the active model")
     champion = keras.models.load_model(champion_dir / "model.keras", compile=False)
@@ -135,7 +124,7 @@ def retrain(
 
     report_progress(0.96, "writing the new version")
     report = train.evaluate(challenger, base)
-    card = train.write_version(
+    card = versions.write_version(
         challenger,
         base,
         report,
@@ -151,12 +140,7 @@ def retrain(
                 "corrections_unusable": len(samples.labels) - len(usable),
                 "seconds": round(result.seconds, 1),
             },
-            "gate": {
-                "champion": champion_metrics,
-                "challenger": challenger_metrics,
-                "promote": decision.promote,
-                "reason": decision.reason,
-            },
+            "gate": _gate_record(champion_metrics, challenger_metrics, decision),
         },
     )
     report_progress(1.0, "done")
@@ -169,3 +153,36 @@ def retrain(
         holdout_count=len(held_out),
         seconds=time.monotonic() - started,
     )
+
+
+def _split_corrections(
+    samples: CorrectionSamples, class_index: dict[str, int]
+) -> tuple[list[int], list[int], list[int]]:
+    """Positions of the usable samples (labels the model knows), of those trained on, and of those
+    held out for the gate (finetune.is_held_out, by id)."""
+    usable = [position for position, label in enumerate(samples.labels) if label in class_index]
+    held_out = [position for position in usable if finetune.is_held_out(int(samples.ids[position]))]
+    held_out_set = set(held_out)
+    trained_on = [position for position in usable if position not in held_out_set]
+    if not trained_on:
+        raise ValueError("no corrections to train on: every usable sample is in the held-out share")
+    return usable, trained_on, held_out
+
+
+def _correction_batch(
+    samples: CorrectionSamples, positions: list[int], class_index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prepared images and class indices of the samples at positions."""
+    inputs = prepare_batch([samples.images[position] for position in positions])
+    labels = np.array([class_index[samples.labels[position]] for position in positions], dtype=np.int64)
+    return inputs, labels
+
+
+def _gate_record(champion_metrics: dict, challenger_metrics: dict, decision: finetune.GateDecision) -> dict:
+    """The gate's verdict as the card records it."""
+    return {
+        "champion": champion_metrics,
+        "challenger": challenger_metrics,
+        "promote": decision.promote,
+        "reason": decision.reason,
+    }

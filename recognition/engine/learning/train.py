@@ -1,9 +1,7 @@
-"""Training pieces: data per model kind, an augmenting batch feeder, the fit loop, the version folder."""
+"""Training pieces: data per model kind, an augmenting batch feeder, the fit loop, evaluation."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,66 +87,123 @@ def assemble_data(
     description: dict = {"train": {}, "validation": {}}
 
     if kind in DIGIT_DATA_KINDS and mnist_dir is not None:
-        mnist = datasets.load_mnist(mnist_dir, "train")
-        if limit:
-            mnist = mnist.subset(np.arange(min(limit, len(mnist))))
-        mnist = datasets.select_classes(mnist, {name: name for name in datasets.DIGIT_CLASSES}, classes)
-        mnist_train_mask, mnist_validation_mask = datasets.split_random(
-            len(mnist), min(0.5, mnist_validation_count / len(mnist)), split_seed
+        mnist_train, mnist_validation = _mnist_parts(
+            mnist_dir, classes, limit, mnist_validation_count, split_seed, description
         )
-        train_parts.append(mnist.subset(mnist_train_mask))
-        validation_parts.append(("mnist train, held out", mnist.subset(mnist_validation_mask)))
-        description["train"]["mnist-train"] = int(mnist_train_mask.sum())
-        description["validation"]["mnist-train held out"] = int(mnist_validation_mask.sum())
+        train_parts.append(mnist_train)
+        validation_parts.append(("mnist train, held out", mnist_validation))
 
     if femnist_dir is not None:
-        femnist = datasets.load_femnist_dev(femnist_dir)
-        train_mask, validation_mask = datasets.split_by_writer(
-            femnist.writers, validation_fraction, split_seed
+        femnist_train, femnist_validation = _femnist_parts(
+            femnist_dir, kind, classes, validation_fraction, use_lookalikes, split_seed, description
         )
-        wanted = {}
-        if kind in DIGIT_DATA_KINDS:
-            wanted.update({name: name for name in datasets.DIGIT_CLASSES})
-        if kind in ("letters", "alnum"):
-            wanted.update({name: name for name in datasets.CAPITAL_CLASSES})
-        femnist_train = datasets.select_classes(femnist.subset(train_mask), wanted, classes)
-        femnist_validation = datasets.select_classes(femnist.subset(validation_mask), wanted, classes)
-        train_parts.append(femnist_train)
+        train_parts.extend(femnist_train)
         validation_parts.append(("femnist-dev writers held out", femnist_validation))
-        description["train"]["femnist-dev (train writers)"] = len(femnist_train)
-        description["validation"]["femnist-dev (held-out writers)"] = len(femnist_validation)
-        description["femnist_writers"] = {
-            "train": len(np.unique(femnist.writers[train_mask])),
-            "validation": len(np.unique(femnist.writers[validation_mask])),
-            "split_seed": split_seed,
-        }
-        if kind in ("letters", "alnum") and use_lookalikes:
-            lookalikes = datasets.select_classes(
-                femnist.subset(train_mask), {letter: letter.upper() for letter in CAPITAL_LOOKALIKES}, classes
-            )
-            train_parts.append(lookalikes)
-            description["train"][
-                "femnist-dev lower case as capitals (" + "".join(CAPITAL_LOOKALIKES) + ")"
-            ] = len(lookalikes)
 
     if kind in ("letters", "alnum") and synthetic_variants > 0:
-        fonts = datasets.find_synthetic_fonts()
-        if fonts:
-            rendered = datasets.render_font_characters(
-                datasets.CAPITAL_CLASSES, fonts, variants=synthetic_variants, seed=seed
-            )
-            rendered = datasets.select_classes(
-                rendered, {name: name for name in datasets.CAPITAL_CLASSES}, classes
-            )
-            # Fonts have no writer ids comparable with femnist's; the concatenation drops writers anyway.
+        rendered = _synthetic_capitals(classes, synthetic_variants, seed, description)
+        if rendered is not None:
             train_parts.append(rendered)
-            description["train"][f"synthetic capitals ({len(fonts)} fonts x {synthetic_variants})"] = len(
-                rendered
-            )
 
     if not train_parts:
         raise ValueError(f"no data for kind {kind!r}: give an MNIST folder and/or femnist-dev folder")
     train_set = datasets.concatenate([part for part in train_parts])
+    validation_inputs, validation_labels, groups = _validation_set(
+        kind, validation_parts, split_seed, description
+    )
+    return TrainingData(
+        classes=classes,
+        train_inputs=_prepare(train_set),
+        train_labels=train_set.labels,
+        validation_inputs=validation_inputs,
+        validation_labels=validation_labels,
+        validation_groups=groups,
+        description=description,
+    )
+
+
+def _mnist_parts(
+    mnist_dir: Path,
+    classes: list[str],
+    limit: int | None,
+    validation_count: int,
+    split_seed: int,
+    description: dict,
+) -> tuple[datasets.CharacterSet, datasets.CharacterSet]:
+    """MNIST train split at random into training and validation parts (counts go into description)."""
+    mnist = datasets.load_mnist(mnist_dir, "train")
+    if limit:
+        mnist = mnist.subset(np.arange(min(limit, len(mnist))))
+    mnist = datasets.select_classes(mnist, {name: name for name in datasets.DIGIT_CLASSES}, classes)
+    mnist_train_mask, mnist_validation_mask = datasets.split_random(
+        len(mnist), min(0.5, validation_count / len(mnist)), split_seed
+    )
+    description["train"]["mnist-train"] = int(mnist_train_mask.sum())
+    description["validation"]["mnist-train held out"] = int(mnist_validation_mask.sum())
+    return mnist.subset(mnist_train_mask), mnist.subset(mnist_validation_mask)
+
+
+def _femnist_parts(
+    femnist_dir: Path,
+    kind: str,
+    classes: list[str],
+    validation_fraction: float,
+    use_lookalikes: bool,
+    split_seed: int,
+    description: dict,
+) -> tuple[list[datasets.CharacterSet], datasets.CharacterSet]:
+    """femnist-dev split by writer: the training parts (with lower-case lookalikes as capitals for
+    letter kinds) and the validation part (counts go into description)."""
+    femnist = datasets.load_femnist_dev(femnist_dir)
+    train_mask, validation_mask = datasets.split_by_writer(femnist.writers, validation_fraction, split_seed)
+    wanted = {}
+    if kind in DIGIT_DATA_KINDS:
+        wanted.update({name: name for name in datasets.DIGIT_CLASSES})
+    if kind in ("letters", "alnum"):
+        wanted.update({name: name for name in datasets.CAPITAL_CLASSES})
+    femnist_train = datasets.select_classes(femnist.subset(train_mask), wanted, classes)
+    femnist_validation = datasets.select_classes(femnist.subset(validation_mask), wanted, classes)
+    train_parts = [femnist_train]
+    description["train"]["femnist-dev (train writers)"] = len(femnist_train)
+    description["validation"]["femnist-dev (held-out writers)"] = len(femnist_validation)
+    description["femnist_writers"] = {
+        "train": len(np.unique(femnist.writers[train_mask])),
+        "validation": len(np.unique(femnist.writers[validation_mask])),
+        "split_seed": split_seed,
+    }
+    if kind in ("letters", "alnum") and use_lookalikes:
+        lookalikes = datasets.select_classes(
+            femnist.subset(train_mask), {letter: letter.upper() for letter in CAPITAL_LOOKALIKES}, classes
+        )
+        train_parts.append(lookalikes)
+        description["train"]["femnist-dev lower case as capitals (" + "".join(CAPITAL_LOOKALIKES) + ")"] = (
+            len(lookalikes)
+        )
+    return train_parts, femnist_validation
+
+
+def _synthetic_capitals(
+    classes: list[str], variants: int, seed: int, description: dict
+) -> datasets.CharacterSet | None:
+    """Capitals rendered from the handwriting fonts found on this machine; None without fonts."""
+    fonts = datasets.find_synthetic_fonts()
+    if not fonts:
+        return None
+    rendered = datasets.render_font_characters(datasets.CAPITAL_CLASSES, fonts, variants=variants, seed=seed)
+    rendered = datasets.select_classes(rendered, {name: name for name in datasets.CAPITAL_CLASSES}, classes)
+    # Fonts have no writer ids comparable with femnist's; the concatenation drops writers anyway.
+    description["train"][f"synthetic capitals ({len(fonts)} fonts x {variants})"] = len(rendered)
+    return rendered
+
+
+def _validation_set(
+    kind: str,
+    validation_parts: list[tuple[str, datasets.CharacterSet]],
+    split_seed: int,
+    description: dict,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The prepared validation inputs and labels, and a mask per named part (the pair reader's
+    validation adds touching pairs made from the held-out digits)."""
     prepared_parts = [(name, _prepare(part), part.labels) for name, part in validation_parts]
     if kind == PAIR_KIND:
         singles = np.concatenate([inputs for _, inputs, _ in prepared_parts])
@@ -165,15 +220,7 @@ def assemble_data(
         mask[start : start + len(labels)] = True
         groups[name] = mask
         start += len(labels)
-    return TrainingData(
-        classes=classes,
-        train_inputs=_prepare(train_set),
-        train_labels=train_set.labels,
-        validation_inputs=validation_inputs,
-        validation_labels=validation_labels,
-        validation_groups=groups,
-        description=description,
-    )
+    return validation_inputs, validation_labels, groups
 
 
 def make_pairs(
@@ -512,153 +559,3 @@ def evaluate(model, data: TrainingData) -> dict:
     }
     report["predicted"] = predicted
     return report
-
-
-def plot_curves(history: dict, path: Path) -> None:
-    """Loss and accuracy per epoch for training and validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    for key, axis in (("loss", loss_axis), ("accuracy", accuracy_axis)):
-        axis.plot(epochs, history.get(key, []), label=f"train {key}")
-        # A fine-tuning run has no per-epoch validation: plot only what was measured.
-        if len(history.get(f"val_{key}", [])) == len(epochs):
-            axis.plot(epochs, history[f"val_{key}"], label=f"validation {key}")
-        axis.set_xlabel("epoch")
-        axis.legend()
-        axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-
-
-def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path) -> None:
-    """Confusion matrix heat map with counts (log colour scale so rare errors show)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix = np.asarray(matrix)
-    size = max(5, len(classes) * 0.3)
-    figure, axis = plt.subplots(figsize=(size + 1, size))
-    axis.imshow(np.log1p(matrix), cmap="Blues")
-    axis.set_xticks(range(len(classes)), classes, fontsize=7)
-    axis.set_yticks(range(len(classes)), classes, fontsize=7)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    for row in range(len(classes)):
-        for column in range(len(classes)):
-            if matrix[row, column] and row != column:
-                axis.text(
-                    column, row, str(matrix[row, column]), ha="center", va="center", fontsize=6, color="red"
-                )
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-
-
-def plot_errors(
-    inputs: np.ndarray,
-    true_labels: np.ndarray,
-    predicted: np.ndarray,
-    classes: list[str],
-    path: Path,
-    limit: int = 60,
-) -> None:
-    """Gallery of misclassified validation images titled 'true -> predicted'."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    wrong = np.nonzero(true_labels != predicted)[0][:limit]
-    columns = 10
-    rows = max(1, int(np.ceil(len(wrong) / columns)))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
-    for axis in axes.ravel():
-        axis.axis("off")
-    for axis, index in zip(axes.ravel(), wrong, strict=False):
-        axis.imshow(inputs[index, :, :, 0], cmap="gray", vmin=0, vmax=1)
-        axis.set_title(f"{classes[true_labels[index]]}->{classes[predicted[index]]}", fontsize=8)
-    if not len(wrong):
-        axes[0, 0].set_title("no errors")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-
-
-def next_version(kind_dir: Path) -> str:
-    """One more than the highest numbered version folder (1 when none)."""
-    numbers = (
-        [int(entry.name) for entry in kind_dir.iterdir() if entry.name.isdigit()] if kind_dir.is_dir() else []
-    )
-    return str(max(numbers, default=0) + 1)
-
-
-def write_version(
-    model,
-    data: TrainingData,
-    report: dict,
-    history: dict,
-    kind: str,
-    version_dir: Path,
-    card_extra: dict,
-) -> dict:
-    """Save model.keras, card.json and the plots into a new version_dir; returns the card.
-
-    A failure part-way (disk full, a plot that cannot be drawn) removes the folder again, so a
-    half-written version never looks like a model.
-    """
-    version_dir.mkdir(parents=True, exist_ok=False)
-    try:
-        return _write_version_files(model, data, report, history, kind, version_dir, card_extra)
-    except BaseException:
-        shutil.rmtree(version_dir, ignore_errors=True)
-        raise
-
-
-def _write_version_files(
-    model,
-    data: TrainingData,
-    report: dict,
-    history: dict,
-    kind: str,
-    version_dir: Path,
-    card_extra: dict,
-) -> dict:
-    import keras
-
-    # Save an uncompiled copy: serving needs no optimizer state, and leaving it out shrinks the file 3x.
-    inference_model = keras.models.clone_model(model)
-    inference_model.set_weights(model.get_weights())
-    inference_model.save(version_dir / "model.keras")
-    predicted = report.pop("predicted")
-    if history.get("loss"):  # a combined model (ensemble) has no training curves of its own
-        plot_curves(history, version_dir / "curves.png")
-    plot_confusion(np.array(report["confusion_matrix"]), data.classes, version_dir / "confusion.png")
-    plot_errors(
-        data.validation_inputs, data.validation_labels, predicted, data.classes, version_dir / "errors.png"
-    )
-    card = {
-        "kind": kind,
-        "version": version_dir.name,
-        "classes": data.classes,
-        "input_shape": [28, 28, 1],
-        "input": (
-            "float32 0..1, white ink on black, through "
-            "recognition.engine.characters.preprocess.prepare_character"
-        ),
-        "parameters": int(model.count_params()),
-        "data": data.description,
-        "history": {key: [round(float(value), 5) for value in values] for key, values in history.items()},
-        "epochs_run": len(history.get("loss", [])),
-        "metrics": {"validation": report},
-        **card_extra,
-    }
-    (version_dir / "card.json").write_text(json.dumps(card, indent=1))
-    return card

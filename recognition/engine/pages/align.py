@@ -212,6 +212,44 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     # Bring the page to about the template's working resolution (pages usually have a margin around
     # the form, hence a little wider).
     page_small, page_scale = _downscale(page, round(features.size[0] * features.work_scale * 1.1))
+    matches = _match_features(page_small, features)
+    homography_small, inliers, source, target = _guided_homography(matches)
+    fit = _fit_quality(page_small, homography_small, inliers, source, target, features)
+    homography = (
+        np.linalg.inv(_scale_matrix(features.work_scale)) @ homography_small @ _scale_matrix(page_scale)
+    )
+    homography /= homography[2, 2]
+    problem = _plausible(homography, page.shape, features.size)
+    if problem:
+        raise AlignmentError(f"page does not align with the template: {problem}", fit.score)
+    if fit.inlier_count < MIN_INLIERS or fit.score < min_score:
+        raise AlignmentError(
+            f"page does not align with the template well enough (score {fit.score:.2f}, "
+            f"{fit.inlier_count} of {fit.matched} matches agree, {100 * fit.printed:.0f} % of the print "
+            f"found; need {min_score:.2f})",
+            fit.score,
+        )
+    aligned = cv2.warpPerspective(
+        page, homography, features.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return Alignment(homography, aligned, fit.score, fit.inlier_count, fit.matched, fit.error, fit.printed)
+
+
+@dataclass
+class _Matches:
+    """Page features with their nearest template features, and the coarse transform they agree on."""
+
+    page_points: np.ndarray  # (N, 2) at working scale
+    template_points: np.ndarray  # (M, 2) at working scale
+    distances: np.ndarray  # (N, GUIDED_CANDIDATES) Hamming distances, nearest first
+    nearest: np.ndarray  # (N, GUIDED_CANDIDATES) template feature indices (-1: none)
+    source: np.ndarray  # the page points that passed the ratio test
+    target: np.ndarray  # their nearest template points
+    coarse: np.ndarray  # homography page -> template at working scale
+
+
+def _match_features(page_small: np.ndarray, features: TemplateFeatures) -> _Matches:
+    """Detect the page's features, match them to the template's, and fit a coarse transform."""
     page_points, page_descriptors = _grid_detect(
         _orb(features.page_features * 3), page_small, features.page_features
     )
@@ -233,13 +271,26 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     )
     if coarse is None:
         raise AlignmentError("no consistent transform between page and template", 0.0)
-    # Guided matching: with the coarse transform known, a page feature may match any of its best
-    # candidates that lands where the transform predicts. Repeated print (the boxes of a comb field)
-    # fails the ratio test above but is matched here, which spreads and multiplies the matches.
-    # A second round with the refined transform and a tighter radius sharpens it further.
-    candidates = template_points[np.maximum(nearest, 0)]  # (N, K, 2)
-    usable = (distances <= GUIDED_MAX_DISTANCE) & (nearest >= 0)
-    homography_small, inlier_mask = coarse, None
+    return _Matches(page_points, template_points, distances, nearest, source, target, coarse)
+
+
+def _guided_homography(matches: _Matches) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The refined transform (working scale), its inlier mask, and the matched points it was fit on.
+
+    Guided matching: with the coarse transform known, a page feature may match any of its best
+    candidates that lands where the transform predicts. Repeated print (the boxes of a comb field)
+    fails the ratio test but is matched here, which spreads and multiplies the matches. A second
+    round with the refined transform and a tighter radius sharpens it further.
+    """
+    page_points, nearest, source, target = (
+        matches.page_points,
+        matches.nearest,
+        matches.source,
+        matches.target,
+    )
+    candidates = matches.template_points[np.maximum(nearest, 0)]  # (N, K, 2)
+    usable = (matches.distances <= GUIDED_MAX_DISTANCE) & (nearest >= 0)
+    homography_small, inlier_mask = matches.coarse, None
     for radius in (GUIDED_RADIUS, GUIDED_RADIUS * 0.6):
         predicted = cv2.perspectiveTransform(page_points.reshape(-1, 1, 2), homography_small).reshape(
             -1, 1, 2
@@ -268,6 +319,31 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
         )
     if homography_small is None:
         raise AlignmentError("no consistent transform between page and template", 0.0)
+    return homography_small, inlier_mask, source, target
+
+
+@dataclass
+class _Fit:
+    """How well a transform fits: its score and what the score is made of."""
+
+    score: float
+    inlier_count: int
+    matched: int
+    error: float  # root mean square reprojection error of the inliers (working pixels)
+    printed: float  # share of the template's print found on the page
+
+
+def _fit_quality(
+    page_small: np.ndarray,
+    homography_small: np.ndarray,
+    inlier_mask: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    features: TemplateFeatures,
+) -> _Fit:
+    """Score a transform: how many matches agree, how many there are at all, how tightly they agree,
+    and how much of the form they cover (a fit on one corner of the form says little about the
+    opposite one)."""
     matched = len(source)
     inliers = inlier_mask.ravel().astype(bool)
     inlier_count = int(inliers.sum())
@@ -275,8 +351,6 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
     error = (
         float(np.sqrt(np.mean(np.sum((projected - target[inliers]) ** 2, axis=1)))) if inlier_count else 99.0
     )
-    # Score: how many matches agree, how many there are at all, how tightly they agree, and how much
-    # of the form they cover (a fit on one corner of the form says little about the opposite one).
     ratio = inlier_count / matched
     hull_area = (
         cv2.contourArea(cv2.convexHull(target[inliers].astype(np.float32))) if inlier_count > 2 else 0.0
@@ -293,21 +367,4 @@ def _align_once(page: np.ndarray, features: TemplateFeatures, min_score: float) 
         * print_factor
         * float(np.exp(-max(error - 1.0, 0.0) / 2.0))
     )
-    homography = (
-        np.linalg.inv(_scale_matrix(features.work_scale)) @ homography_small @ _scale_matrix(page_scale)
-    )
-    homography /= homography[2, 2]
-    problem = _plausible(homography, page.shape, features.size)
-    if problem:
-        raise AlignmentError(f"page does not align with the template: {problem}", score)
-    if inlier_count < MIN_INLIERS or score < min_score:
-        raise AlignmentError(
-            f"page does not align with the template well enough (score {score:.2f}, "
-            f"{inlier_count} of {matched} matches agree, {100 * printed:.0f} % of the print found; "
-            f"need {min_score:.2f})",
-            score,
-        )
-    aligned = cv2.warpPerspective(
-        page, homography, features.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    return Alignment(homography, aligned, score, inlier_count, matched, error, printed)
+    return _Fit(score, inlier_count, matched, error, printed)

@@ -30,6 +30,7 @@ class Command(BaseCommand):
 
         from recognition.engine.characters.networks import build_ensemble
         from recognition.engine.learning import train
+        from recognition.engine.learning.versions import next_version, write_version
 
         kind = options["kind"]
         kind_dir = Path(settings.MODEL_DIR) / kind
@@ -70,11 +71,11 @@ class Command(BaseCommand):
             member_report = train.evaluate(member, data)
             self.stdout.write(f"  {kind}@{version}: validation accuracy {member_report['accuracy']:.4f}")
         report = train.evaluate(model, data)
-        version = train.next_version(kind_dir)
+        version = next_version(kind_dir)
         command = "python manage.py ensemble_model " + " ".join(
             shlex.quote(word) for word in ("--kind", kind, "--members", ",".join(versions))
         )
-        train.write_version(
+        write_version(
             model,
             data,
             report,

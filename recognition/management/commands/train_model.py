@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.characters.classify import KINDS, model_versions, resolve_version
 from recognition.engine.characters.pairs import PAIR_KIND
+from recognition.engine.learning import train, versions
 
 # The pair reader of free digit fields is trained here too; it is not a kind fields are read with.
 TRAINABLE_KINDS = (*KINDS, PAIR_KIND)
@@ -106,11 +107,46 @@ class Command(BaseCommand):
         parser.add_argument("--femnist-dir", type=Path, default=None)
 
     def handle(self, *args, **options):
-        from tqdm import tqdm
-
-        from recognition.engine.learning import train
-
         kind = options["kind"]
+        self._check_options(kind, options)
+        model_dir = Path(settings.MODEL_DIR)
+        mnist_dir, femnist_dir = self._data_dirs(kind, options)
+        initial_model, from_name = self._initial_model(kind, model_dir, options["from_version"])
+        data = self._training_data(kind, options, mnist_dir, femnist_dir)
+        training_options = self._training_options(kind, options)
+        on_batch, on_epoch = self._progress_reporters()
+        model, history, seconds, transferred = train.fit(
+            data, training_options, initial_model, on_batch, on_epoch
+        )
+        report = train.evaluate(model, data)
+        kind_dir = model_dir / kind
+        version = versions.next_version(kind_dir)
+        command = self._command_line(options)
+        card = versions.write_version(
+            model,
+            data,
+            report,
+            history,
+            kind,
+            kind_dir / version,
+            {
+                "architecture": f"{training_options.architecture} width {training_options.width}",
+                "options": training_options.__dict__,
+                "from": from_name,
+                "transferred_layers": len(transferred),
+                "train_seconds": round(seconds, 1),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "command": command,
+            },
+        )
+        active_file = kind_dir / "ACTIVE"
+        if options["activate"] or not active_file.exists():
+            active_file.write_text(version + "\n")
+            self.stdout.write(f"{kind}@{version} is now active")
+        self._report(kind, version, kind_dir, card, history, seconds)
+
+    def _check_options(self, kind: str, options: dict) -> None:
+        """Refuse option values the run cannot use; fills in the default share of touching pairs."""
         if options["touching_pairs"] is None:
             options["touching_pairs"] = DEFAULT_PAIR_SHARE if kind == PAIR_KIND else 0.0
         if kind == PAIR_KIND and options["touching_pairs"] <= 0:
@@ -127,7 +163,9 @@ class Command(BaseCommand):
             raise CommandError(f"--fragment-classes: {kind} has no class {', '.join(unknown)}")
         if options["form_crops"] and not Path(options["form_crops"]).is_file():
             raise CommandError(f"no form crops file at {options['form_crops']} (bench/make_form_crops.py)")
-        model_dir = Path(settings.MODEL_DIR)
+
+    def _data_dirs(self, kind: str, options: dict) -> tuple[Path, Path | None]:
+        """The MNIST folder and the femnist-dev folder (None when it is not there and not needed)."""
         mnist_dir = options["mnist_dir"] or Path(settings.DATA_DIR) / "mnist"
         femnist_dir = options["femnist_dir"] or Path(settings.FEMNIST_DIR)
         mnist_present = any(
@@ -140,8 +178,12 @@ class Command(BaseCommand):
             femnist_dir = None
         if kind == "letters" and femnist_dir is None:
             raise CommandError("letters need femnist-dev (../shared/data/femnist-dev)")
+        return mnist_dir, femnist_dir
 
-        initial_model, from_name = self._initial_model(kind, model_dir, options["from_version"])
+    def _training_data(
+        self, kind: str, options: dict, mnist_dir: Path, femnist_dir: Path | None
+    ) -> train.TrainingData:
+        """The training and validation data, with the form crops added when asked for."""
         self.stdout.write(f"Preparing {kind} data ...")
         data = train.assemble_data(
             kind,
@@ -160,11 +202,15 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
             self.stdout.write(f"  + {added} form crops from {options['form_crops']}")
         self.stdout.write(f"  train {len(data.train_labels)}, validation {len(data.validation_labels)}")
+        return data
+
+    def _training_options(self, kind: str, options: dict) -> train.TrainingOptions:
+        """The options of train.fit, from the command's."""
         balance = options["balance"]
         if balance is None:
             # Digits from MNIST outnumber femnist letters about 30 to 1; half-way balancing evens that out.
             balance = 0.5 if kind == "alnum" else 0.0
-        training_options = train.TrainingOptions(
+        return train.TrainingOptions(
             epochs=options["epochs"],
             batch_size=options["batch_size"],
             learning_rate=options["learning_rate"],
@@ -182,6 +228,11 @@ class Command(BaseCommand):
             fragment_classes=options["fragment_classes"],
             seed=options["seed"],
         )
+
+    def _progress_reporters(self):
+        """train.fit's on_batch (a progress bar on stderr) and on_epoch (a line per epoch on stdout)."""
+        from tqdm import tqdm
+
         bar = None
         epoch_state = {"epoch": 1}
 
@@ -211,34 +262,10 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
 
-        model, history, seconds, transferred = train.fit(
-            data, training_options, initial_model, on_batch, on_epoch
-        )
-        report = train.evaluate(model, data)
-        kind_dir = model_dir / kind
-        version = train.next_version(kind_dir)
-        command = self._command_line(options)
-        card = train.write_version(
-            model,
-            data,
-            report,
-            history,
-            kind,
-            kind_dir / version,
-            {
-                "architecture": f"{training_options.architecture} width {training_options.width}",
-                "options": training_options.__dict__,
-                "from": from_name,
-                "transferred_layers": len(transferred),
-                "train_seconds": round(seconds, 1),
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "command": command,
-            },
-        )
-        active_file = kind_dir / "ACTIVE"
-        if options["activate"] or not active_file.exists():
-            active_file.write_text(version + "\n")
-            self.stdout.write(f"{kind}@{version} is now active")
+        return on_batch, on_epoch
+
+    def _report(self, kind: str, version: str, kind_dir: Path, card: dict, history: dict, seconds: float):
+        """Print the new version's validation metrics."""
         metrics = card["metrics"]["validation"]
         self.stdout.write(
             self.style.SUCCESS(

@@ -22,9 +22,9 @@ def test_date_rule_accepts_real_dates_only():
 
 
 def test_amount_rule():
-    for good in ("12", "12.50", "12,5", "1.234,56", ""):
+    for good in ("12", "12.50", "12,5", "1.234,56", "", "1,00,000", "88,00,000", "1,23,456.50", "1,234.56"):
         assert check_amount(good) == [], good
-    for bad in ("12.", ".5", "1.2.3", "1,,2"):
+    for bad in ("12.", ".5", "1.2.3", "1,,2", "1,00,00", "12,34,5678"):
         assert check_amount(bad), bad
 
 
@@ -36,16 +36,31 @@ def test_field_result_confidence_is_the_least_sure_char_and_blanks_are_left_out(
     spec = FieldSpec("account", "digits", (0, 0, 100, 20), 4)
     segments = [
         Segment("char", (0, 0, 5, 5)),
-        Segment("blank", (5, 0, 5, 5)),
-        Segment("char", (10, 0, 5, 5)),
+        Segment("char", (5, 0, 5, 5)),
+        Segment("blank", (10, 0, 5, 5)),
         Segment("blank", (15, 0, 5, 5)),
     ]
     result = field_result(spec, segments, [_prediction("1", 0.99), _prediction("2", 0.8)])
     assert result["text"] == "12"
     assert result["confidence"] == 0.8
-    assert [char["box"] for char in result["chars"]] == [[0, 0, 5, 5], [10, 0, 5, 5]]
+    assert [char["box"] for char in result["chars"]] == [[0, 0, 5, 5], [5, 0, 5, 5]]
     assert result["chars"][0]["alternatives"] == [["7", 0.01]]
     assert result["warnings"] == []
+
+
+def test_an_empty_box_between_digits_or_a_faint_blank_sends_the_field_to_review():
+    spec = FieldSpec("account", "digits", (0, 0, 100, 20), 4)
+    gap = [Segment("char", (0, 0, 5, 5)), Segment("blank", (5, 0, 5, 5)), Segment("char", (10, 0, 5, 5))]
+    result = field_result(spec, gap, [_prediction("1", 0.99), _prediction("2", 0.99)])
+    assert result["confidence"] <= RULE_CONFIDENCE_CAP
+    assert "box 2 of 4 is empty between characters" in result["warnings"][0]
+    # A letters comb may leave a box for the space between two names.
+    letters = field_result(
+        FieldSpec("name", "letters", (0, 0, 100, 20), 4), gap, [_prediction("A", 0.99)] * 2
+    )
+    assert letters["warnings"] == [] and letters["confidence"] == 0.99
+    faint = [Segment("char", (0, 0, 5, 5)), Segment("blank", (5, 0, 5, 5), confidence=0.4)]
+    assert field_result(spec, faint, [_prediction("1", 0.99)])["confidence"] == 0.4
 
 
 def test_failing_date_rule_lowers_confidence_and_says_why():

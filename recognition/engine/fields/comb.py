@@ -22,6 +22,9 @@ from recognition.engine.pages.prepare import ink_mask
 # from the printed wall (in cell widths), to where the stroke is thinnest.
 COMB_CUT_WINDOW = 0.3
 COMB_CUT_CANDIDATES = 3
+# A blank cell whose own ink stays under this share of a character's is plainly empty; above it the
+# blank's confidence falls, so a faint digit taken for blank sends its field to review.
+BLANK_INK_SHARE_IGNORED = 0.25
 
 
 def _find_walls(vertical: np.ndarray, expected: np.ndarray, cell_width: float, box_height: int) -> np.ndarray:
@@ -94,6 +97,16 @@ class _CombInk:
         return {
             label: (self.wall_columns[cell], self.wall_columns[cell + 1]) for label in self.wide_components
         }
+
+    def blank_confidence(self, cell: int) -> float:
+        """How sure it is that a cell taken for blank is empty: 1 without ink, lower the closer the
+        cell's own ink comes to what counts as a character (a faint or flat digit is not a blank)."""
+        labels_here = np.flatnonzero(self.cell_of_component == cell)
+        ink = float(self.stats[labels_here, cv2.CC_STAT_AREA].sum()) if labels_here.size else 0.0
+        share = ink / max(self.blank_fraction * self.cell_width * self.height, 1.0)
+        if share < BLANK_INK_SHARE_IGNORED:
+            return 1.0
+        return round(max(0.2, 1.0 - share), 4)
 
     def cell_image(self, cell: int, cuts: dict[int, tuple[int, int]]):
         """The character of a cell: its own components, plus the parts of wide components between the
@@ -276,7 +289,7 @@ def segment_comb(
         )
         found = ink.cell_image(cell, ink.wall_cuts(cell))
         if found is None:
-            segments.append(Segment("blank", page_box))
+            segments.append(Segment("blank", page_box, confidence=ink.blank_confidence(cell)))
         else:
             segments.append(Segment("char", to_page_box(ink.crop, found[1]), found[0]))
         cell += 1

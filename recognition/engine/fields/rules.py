@@ -14,6 +14,8 @@ RULE_CONFIDENCE_CAP = 0.3
 SEPARATOR_CONFIDENCE = 0.9
 AMOUNT_PATTERN = re.compile(r"\d+([.,]\d+)?")
 GROUPED_AMOUNT_PATTERN = re.compile(r"\d{1,3}([.,]\d{3})+([.,]\d{1,2})?")
+# Indian grouping: lakhs and crores in pairs of digits before the last three (1,00,000; 88,00,000).
+INDIAN_AMOUNT_PATTERN = re.compile(r"\d{1,2}(,\d{2})+,\d{3}(\.\d{1,2})?")
 
 
 def check_date(text: str) -> list[str]:
@@ -92,7 +94,9 @@ def check_amount(text: str) -> list[str]:
     """Why text is not a well-formed amount (digits, one optional decimal separator); [] when it is."""
     if not text:
         return []
-    if AMOUNT_PATTERN.fullmatch(text) or GROUPED_AMOUNT_PATTERN.fullmatch(text):
+    if any(
+        pattern.fullmatch(text) for pattern in (AMOUNT_PATTERN, GROUPED_AMOUNT_PATTERN, INDIAN_AMOUNT_PATTERN)
+    ):
         return []
     return [f"{text!r} is not a well-formed amount (digits with at most one decimal separator)"]
 
@@ -141,6 +145,20 @@ def _repair_date(chars: list[dict], text: str) -> tuple[str, bool]:
     return "".join(char["text"] for char in chars), True
 
 
+def check_blanks(spec: FieldSpec, segments: list[Segment]) -> list[str]:
+    """Why the blank cells of a comb field of digits look wrong: an empty box between characters (a
+    dropped digit); [] when they look right. Letters and alnum fields may leave a box for a space."""
+    if not spec.cells or spec.kind not in ("digits", "date", "amount"):
+        return []
+    filled = [index for index, segment in enumerate(segments) if segment.kind != "blank"]
+    if not filled:
+        return []
+    inner = [index for index in range(filled[0], filled[-1]) if segments[index].kind == "blank"]
+    if not inner:
+        return []
+    return [f"box {inner[0] + 1} of {spec.cells} is empty between characters: a digit may be missing"]
+
+
 def field_result(spec: FieldSpec, segments: list[Segment], predictions: list) -> dict:
     """The result entry of one field (format hwr-form-result/1) from its segments and the predictions of
     its 'char' segments, in order. Blank cells are left out; separators and spaces are characters."""
@@ -182,7 +200,9 @@ def field_result(spec: FieldSpec, segments: list[Segment], predictions: list) ->
         text, repaired = _repair_date(chars, text)
         if repaired:
             warnings = [f"{warnings[0]}; read as {text[:2]}/{text[2:4]}/{text[4:]}, the likeliest real date"]
-    confidence = min((char["confidence"] for char in chars), default=1.0)
+    warnings += check_blanks(spec, segments)
+    blanks = [segment.confidence for segment in segments if segment.kind == "blank"]
+    confidence = min([*(char["confidence"] for char in chars), *blanks], default=1.0)
     if warnings:
         # A repaired date is still one the reader was unsure of: it goes to review like a broken one.
         confidence = min(confidence, RULE_CONFIDENCE_CAP)

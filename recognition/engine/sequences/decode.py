@@ -1,0 +1,124 @@
+"""CTC decoding in NumPy: a kind's probabilities, greedy paths, prefix beam search, forced alignment."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from recognition.engine.sequences.charset import kind_alphabet, kind_projection
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exponent = np.exp(shifted)
+    return exponent / exponent.sum(axis=-1, keepdims=True)
+
+
+def kind_probabilities(probabilities: np.ndarray, kind: str) -> np.ndarray:
+    """(T, NUM_CLASSES) model probabilities as (T, 1 + len(alphabet)) over the kind's characters.
+
+    Folded classes add up (a lower case a counts for A in a letters field); classes the kind cannot
+    hold are dropped and each column renormalised, so the best allowed reading takes their place.
+    """
+    projected = probabilities @ kind_projection(kind)
+    return projected / np.maximum(projected.sum(axis=-1, keepdims=True), 1e-12)
+
+
+def greedy(probabilities: np.ndarray, alphabet: str) -> str:
+    """Best path: the most probable class per column, repeats merged, blanks removed."""
+    best = probabilities.argmax(axis=-1)
+    characters, previous = [], 0
+    for index in best:
+        if index != previous and index != 0:
+            characters.append(alphabet[index - 1])
+        previous = index
+    return "".join(characters)
+
+
+def _add_path(beams: dict, prefix: tuple[int, ...], blank_part: float, character_part: float) -> None:
+    """Add a path's log probability to a prefix (ending in blank, ending in its last character)."""
+    entry = beams.setdefault(prefix, [-np.inf, -np.inf])
+    entry[0] = np.logaddexp(entry[0], blank_part)
+    entry[1] = np.logaddexp(entry[1], character_part)
+
+
+def beam_search(
+    probabilities: np.ndarray, alphabet: str, *, beam_width: int = 12, prune: float = 1e-3
+) -> list[tuple[str, float]]:
+    """CTC prefix beam search: the beam_width most probable readings and their probabilities, best first.
+
+    Classes below `prune` in a column are skipped there, which keeps a column to a handful of
+    candidates; probabilities are kept in log space per prefix as (ends in blank, ends in character).
+    """
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -np.inf)}
+    log_probabilities = np.log(np.maximum(probabilities, 1e-30))
+    for column, log_column in zip(probabilities, log_probabilities, strict=True):
+        candidates = np.flatnonzero(column >= prune)
+        following: dict[tuple[int, ...], list[float]] = {}
+        add = functools.partial(_add_path, following)
+
+        for prefix, (blank_end, character_end) in beams.items():
+            total = np.logaddexp(blank_end, character_end)
+            for index in candidates:
+                log_p = log_column[index]
+                if index == 0:
+                    add(prefix, total + log_p, -np.inf)
+                    continue
+                extended = prefix + (int(index),)
+                if prefix and prefix[-1] == index:
+                    # A repeat only extends the prefix after a blank; without one it is the same character.
+                    add(extended, -np.inf, blank_end + log_p)
+                    add(prefix, -np.inf, character_end + log_p)
+                else:
+                    add(extended, -np.inf, total + log_p)
+        ranked = sorted(following.items(), key=lambda item: -np.logaddexp(*item[1]))
+        beams = {prefix: (parts[0], parts[1]) for prefix, parts in ranked[:beam_width]}
+    readings = [
+        ("".join(alphabet[index - 1] for index in prefix), float(np.exp(np.logaddexp(*parts))))
+        for prefix, parts in beams.items()
+    ]
+    return sorted(readings, key=lambda reading: -reading[1])
+
+
+def align(probabilities: np.ndarray, alphabet: str, text: str) -> list[tuple[int, int]]:
+    """Forced alignment (Viterbi over the CTC graph) of text: each character's first and last column.
+
+    ValueError when the text cannot be aligned in so few columns.
+    """
+    labels = [alphabet.index(character) + 1 for character in text]
+    if not labels:
+        return []
+    states = [0]
+    for label in labels:
+        states += [label, 0]
+    count, columns = len(states), len(probabilities)
+    log_p = np.log(np.maximum(probabilities[:, states], 1e-30))
+    score = np.full((columns, count), -np.inf)
+    back = np.zeros((columns, count), dtype=np.int64)
+    score[0, 0], score[0, 1] = log_p[0, 0], log_p[0, 1]
+    for time in range(1, columns):
+        for state in range(count):
+            options = [(score[time - 1, state], state)]
+            if state >= 1:
+                options.append((score[time - 1, state - 1], state - 1))
+            if state >= 2 and states[state] != 0 and states[state] != states[state - 2]:
+                options.append((score[time - 1, state - 2], state - 2))
+            best_score, best_state = max(options)
+            score[time, state] = best_score + log_p[time, state]
+            back[time, state] = best_state
+    end = count - 1 if score[-1, count - 1] >= score[-1, count - 2] else count - 2
+    if not np.isfinite(score[-1, end]):
+        raise ValueError(f"{text!r} does not fit in {columns} columns")
+    spans: dict[int, list[int]] = {}
+    state = end
+    for time in range(columns - 1, -1, -1):
+        if states[state] != 0:
+            spans.setdefault(state // 2, []).append(time)
+        state = back[time, state] if time > 0 else state
+    return [(min(spans[position]), max(spans[position])) for position in range(len(labels))]
+
+
+def decode_kind(probabilities: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
+    """The kind's probability matrix and alphabet, ready for greedy, beam_search and align."""
+    return kind_probabilities(probabilities, kind), kind_alphabet(kind)

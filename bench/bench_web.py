@@ -28,11 +28,11 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from recognition import services
     from recognition.models import Document, FieldResult, FormTemplate
+    from recognition.services.templates import templates_seed_bundled
     from tests.web.conftest import digits_template, filled_form, upload_file
 
-    services.templates_seed_bundled()
+    templates_seed_bundled()
     template = digits_template(FormTemplate.objects.get(name="sample_form"))
     form_png = filled_form(template)
     user = User.objects.create_superuser("bench", password="bench")  # noqa: S106 - throwaway database

@@ -78,8 +78,8 @@ def _png(image: np.ndarray) -> bytes:
 
 def demo_template(rows: int):
     """A form of `rows` ten-cell digit fields, stored as a FormTemplate."""
-    from recognition import services
     from recognition.models import FormTemplate
+    from recognition.services.templates import template_save
 
     width, height = CELL * CELLS_PER_FIELD, CELL * rows
     definition = {
@@ -101,7 +101,7 @@ def demo_template(rows: int):
     if existing:
         return existing
     blank = np.full((height, width), 255, dtype=np.uint8)
-    return services.template_save(definition=definition, image_data=_png(blank), kind=FormTemplate.Kind.FORM)
+    return template_save(definition=definition, image_data=_png(blank), kind=FormTemplate.Kind.FORM)
 
 
 def enter_corrections(
@@ -117,8 +117,9 @@ def enter_corrections(
     import cv2
     from django.core.files.base import ContentFile
 
-    from recognition import services
     from recognition.models import Document, FieldResult, Page, TrainingSample
+    from recognition.services.pages import page_store_reading
+    from recognition.services.review import field_correct
 
     # Dark ink on light paper, as a scanned comb field; one character a cell.
     cells = [
@@ -169,13 +170,13 @@ def enter_corrections(
         "model": classifier.name,
         "fields": [field for field, _ in fields],
     }
-    services.page_store_reading(page_id=page.pk, result=result, aligned=page_image)
+    page_store_reading(page_id=page.pk, result=result, aligned=page_image)
     before = TrainingSample.objects.count()
     for field_row, (field, truth) in zip(
         FieldResult.objects.filter(page=page).order_by("position"), fields, strict=True
     ):
         if field["text"] != truth:
-            services.field_correct(field_id=field_row.pk, user=reviewer, text=truth)
+            field_correct(field_id=field_row.pk, user=reviewer, text=truth)
     return TrainingSample.objects.count() - before
 
 
@@ -226,11 +227,13 @@ def main() -> None:
     )
     from django.contrib.auth.models import User
 
-    from recognition import selectors, services
+    from recognition import selectors
     from recognition.engine.characters.classify import load_classifier
     from recognition.models import Document, TrainingSample
+    from recognition.services.models import model_promote, model_versions_sync
+    from recognition.services.retraining import retraining_request
 
-    services.model_versions_sync()
+    model_versions_sync()
     champion = selectors.model_version_active(kind="digits")
     admin = User.objects.create_superuser("bench", password="bench")  # noqa: S106 - throwaway database
     sets = style_sets(arguments.femnist_dir)
@@ -246,7 +249,7 @@ def main() -> None:
             TrainingSample.objects.all().delete()
             Document.objects.all().delete()
             if selectors.model_version_active(kind="digits").pk != champion.pk:
-                services.model_promote(version_id=champion.pk, user=admin, reason="benchmark: next N")
+                model_promote(version_id=champion.pk, user=admin, reason="benchmark: next N")
             made = enter_corrections(
                 owner=admin,
                 reviewer=admin,
@@ -255,7 +258,7 @@ def main() -> None:
                 labels=sets.correction_labels,
                 wanted=count,
             )
-            run = services.retraining_request(kind="digits", user=admin)
+            run = retraining_request(kind="digits", user=admin)
             run = wait_for_run(run.pk, timeout=1800)
             if run.new_version is None:
                 raise SystemExit(f"retraining failed: {run.error}")

@@ -3,7 +3,6 @@
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from recognition import services
 from recognition.exceptions import DomainError
 from recognition.models import (
     Correction,
@@ -17,6 +16,8 @@ from recognition.models import (
     TrainingSample,
     WorkerProbe,
 )
+from recognition.services.models import model_promote
+from recognition.services.retraining import retraining_request
 
 
 @admin.register(FormTemplate)
@@ -91,7 +92,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
         try:
-            version = services.model_promote(
+            version = model_promote(
                 version_id=queryset.get().pk,
                 user=request.user,
                 reason="Promoted by hand in the Django admin.",
@@ -105,7 +106,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def retrain_from_corrections(self, request: HttpRequest, queryset) -> None:
         for kind in sorted(set(queryset.values_list("kind", flat=True))):
             try:
-                run = services.retraining_request(kind=kind, user=request.user)
+                run = retraining_request(kind=kind, user=request.user)
             except DomainError as error:
                 self.message_user(request, f"{kind}: {error.message}", messages.ERROR)
                 continue

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recognition import selectors, services
+from recognition import selectors
 from recognition.exceptions import Forbidden
 from recognition.models import Document, FieldResult, ModelVersion, TrainingSample
 from recognition.permissions import IsAdmin, IsAdminOrReadOnly, can_upload
@@ -29,6 +29,11 @@ from recognition.serializers import (
     TemplateSerializer,
     TrainingSampleSerializer,
 )
+from recognition.services.documents import document_upload
+from recognition.services.models import check_model_kind, model_promote, model_rollback
+from recognition.services.retraining import retraining_request, training_sample_set_excluded
+from recognition.services.review import field_accept, field_correct
+from recognition.services.templates import template_save
 
 
 class HealthView(APIView):
@@ -73,7 +78,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise Forbidden("Your account may not upload documents.")
         upload = DocumentUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        document = services.document_upload(
+        document = document_upload(
             owner=request.user,
             template=upload.validated_data["template"],
             files=upload.validated_data["files"],
@@ -145,7 +150,7 @@ class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         field = selectors.field_get_for_user(user=request.user, field_id=int(pk))
         body = FieldCorrectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        field = services.field_correct(field_id=field.pk, user=request.user, text=body.validated_data["text"])
+        field = field_correct(field_id=field.pk, user=request.user, text=body.validated_data["text"])
         return Response(FieldSerializer(field).data)
 
     @extend_schema(request=None, responses=FieldSerializer)
@@ -153,7 +158,7 @@ class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def accept(self, request: Request, pk: str | None = None) -> Response:
         """Accept the field as read."""
         field = selectors.field_get_for_user(user=request.user, field_id=int(pk))
-        field = services.field_accept(field_id=field.pk, user=request.user)
+        field = field_accept(field_id=field.pk, user=request.user)
         return Response(FieldSerializer(field).data)
 
 
@@ -176,7 +181,7 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def create(self, request: Request) -> Response:
         body = TemplateCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        template = services.template_save(
+        template = template_save(
             definition=body.validated_data["definition"],
             image_data=body.validated_data["image"].read(),
             kind=body.validated_data["kind"],
@@ -205,9 +210,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         """Make this version active by hand; the reason is recorded."""
         body = ModelPromoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        version = services.model_promote(
-            version_id=int(pk), user=request.user, reason=body.validated_data["reason"]
-        )
+        version = model_promote(version_id=int(pk), user=request.user, reason=body.validated_data["reason"])
         return Response(ModelVersionSerializer(version).data)
 
     @extend_schema(request=ModelRollbackSerializer, responses=ModelVersionSerializer)
@@ -216,7 +219,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         """Make the version that was active before the current one of a kind active again."""
         body = ModelRollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        version = services.model_rollback(user=request.user, **body.validated_data)
+        version = model_rollback(user=request.user, **body.validated_data)
         return Response(ModelVersionSerializer(version).data)
 
     @extend_schema(responses=ModelChangeSerializer(many=True))
@@ -241,7 +244,7 @@ class RetrainingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
     def create(self, request: Request) -> Response:
         body = RetrainingRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        run = services.retraining_request(kind=body.validated_data["kind"], user=request.user)
+        run = retraining_request(kind=body.validated_data["kind"], user=request.user)
         return Response(RetrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -264,12 +267,12 @@ class TrainingSampleViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewS
     def get_queryset(self):
         kind = self.request.query_params.get("kind")
         if kind:
-            return selectors.training_sample_gallery(kind=services.check_model_kind(kind=kind))
+            return selectors.training_sample_gallery(kind=check_model_kind(kind=kind))
         return TrainingSample.objects.order_by("-id")
 
     def perform_update(self, serializer) -> None:
         excluded = serializer.validated_data.get("excluded")
         if excluded is not None:
-            serializer.instance = services.training_sample_set_excluded(
+            serializer.instance = training_sample_set_excluded(
                 sample_id=serializer.instance.pk, excluded=excluded
             )

@@ -13,7 +13,7 @@ from recognition.models import (
     RetrainingRun,
     TrainingSample,
 )
-from recognition.services import SERVED_KINDS
+from recognition.services.models import SERVED_KINDS
 
 
 class TemplateSerializer(serializers.ModelSerializer):

@@ -14,10 +14,16 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from recognition import selectors, services
+from recognition import selectors
 from recognition.exceptions import DomainError, Forbidden, InvalidInput, NotFound, handle_domain_errors
 from recognition.models import FieldResult, FormTemplate, Page
 from recognition.permissions import can_upload, is_admin, is_reviewer
+from recognition.services.documents import document_upload
+from recognition.services.images import crop_png
+from recognition.services.models import check_model_kind, model_promote, model_rollback
+from recognition.services.retraining import retraining_request, training_sample_set_excluded
+from recognition.services.review import field_accept, field_correct
+from recognition.services.templates import check_template_image, template_save
 
 
 @login_required
@@ -57,7 +63,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             template = selectors.template_get(template_id=_int(request.POST.get("template"), "template"))
-            document = services.document_upload(
+            document = document_upload(
                 owner=request.user, template=template, files=request.FILES.getlist("files")
             )
         except (InvalidInput, NotFound) as error:
@@ -168,7 +174,7 @@ def field_crop(request: HttpRequest, field_id: int) -> HttpResponse:
     field = selectors.field_get_for_user(user=request.user, field_id=field_id)
     if not field.page.aligned_image:
         raise NotFound("This page has no aligned image.")
-    png = services.crop_png(field.page.aligned_image.path, field.box, margin=12)
+    png = crop_png(field.page.aligned_image.path, field.box, margin=12)
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
@@ -212,11 +218,9 @@ def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "accept":
-                services.field_accept(field_id=field.pk, user=request.user)
+                field_accept(field_id=field.pk, user=request.user)
             else:
-                services.field_correct(
-                    field_id=field.pk, user=request.user, text=request.POST.get("text", "")
-                )
+                field_correct(field_id=field.pk, user=request.user, text=request.POST.get("text", ""))
         except DomainError as error:
             return _render_review(request, field, error=error.message, status=error.http_status)
         following = selectors.review_next(user=request.user, after_field_id=field.pk)
@@ -287,7 +291,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
             if imported is not None:
                 definition = imported.read(1_000_000)
             else:
-                width, height = services.check_template_image(data=image_data)
+                width, height = check_template_image(data=image_data)
                 # A new template starts with one placeholder field; the editor replaces it.
                 definition = {
                     "format": "hwr-form-template/1",
@@ -303,7 +307,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
                         }
                     ],
                 }
-            template = services.template_save(
+            template = template_save(
                 definition=definition,
                 image_data=image_data,
                 kind=request.POST.get("kind", FormTemplate.Kind.FORM),
@@ -324,7 +328,7 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
         raise Forbidden("Only admins manage templates.")
     if request.method == "POST":
         try:
-            template = services.template_save(
+            template = template_save(
                 definition=request.POST.get("definition", ""), template=template, kind=template.kind
             )
         except InvalidInput as error:
@@ -373,17 +377,17 @@ def retraining(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "retrain":
-            run = services.retraining_request(kind=request.POST.get("kind", ""), user=request.user)
+            run = retraining_request(kind=request.POST.get("kind", ""), user=request.user)
             messages.info(request, f"Retraining of {run.kind} queued.")
         elif action in ("exclude", "include"):
-            services.training_sample_set_excluded(
+            training_sample_set_excluded(
                 sample_id=_int(request.POST.get("sample"), "sample"), excluded=action == "exclude"
             )
         else:
             raise InvalidInput("Unknown action.")
         return redirect(f"{request.path}?kind={request.POST.get('kind', '')}")
     kind = request.GET.get("kind") or "digits"
-    services.check_model_kind(kind=kind)
+    check_model_kind(kind=kind)
     context = {
         "summary": selectors.retraining_queue_summary(),
         "kind": kind,
@@ -419,11 +423,9 @@ def model_versions(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         reason = request.POST.get("reason", "")
         if request.POST.get("action") == "rollback":
-            version = services.model_rollback(
-                kind=request.POST.get("kind", ""), user=request.user, reason=reason
-            )
+            version = model_rollback(kind=request.POST.get("kind", ""), user=request.user, reason=reason)
         else:
-            version = services.model_promote(
+            version = model_promote(
                 version_id=_int(request.POST.get("version"), "version"), user=request.user, reason=reason
             )
         messages.info(request, f"{version.kind}@{version.version} is now active.")

@@ -1,5 +1,6 @@
 """The plumbing: settings, health, login, and a task through a real broker to a real worker."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from recognition import services
 from recognition.models import WorkerProbe
+from recognition.services.probes import worker_probe_answer, worker_probe_create
 from tests.helpers import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,7 @@ REAL_SECRET_KEY = "k3y-" + "x7Qp9LmZ2vR8tY4wN6bC1dF5gH0jK3sA" * 2
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_task_goes_through_broker_to_a_worker_and_its_result_reaches_the_database(celery_worker_process):
-    probe = services.worker_probe_create()
+    probe = worker_probe_create()
 
     def answered():
         probe.refresh_from_db()
@@ -30,11 +31,49 @@ def test_task_goes_through_broker_to_a_worker_and_its_result_reaches_the_databas
     assert WorkerProbe.objects.filter(answered_at__isnull=False).count() == 1
 
 
+def test_the_task_names_services_send_are_the_workers_tasks():
+    import workers.tasks  # noqa: F401 (registers the tasks with the app)
+    from hwr_site.celery import app
+    from recognition.services import enqueue
+
+    for name in (enqueue.ANSWER_WORKER_PROBE, enqueue.PROCESS_PAGE, enqueue.RETRAIN_MODEL):
+        assert name in app.tasks, name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_celery_eager_mode_a_task_sent_by_name_runs_in_this_process():
+    from hwr_site.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        probe = worker_probe_create()
+    finally:
+        app.conf.task_always_eager = False
+    probe.refresh_from_db()
+    assert probe.answered_at is not None
+
+
+def test_nothing_in_recognition_imports_the_workers_package():
+    """Imports go one way: workers -> recognition -> engine (services send tasks by name)."""
+    offenders = []
+    for path in sorted((REPO_ROOT / "recognition").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            else:
+                continue
+            if any(module == "workers" or module.startswith("workers.") for module in modules):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
 @pytest.mark.django_db
 def test_answering_a_probe_twice_keeps_the_first_answer():
     probe = WorkerProbe.objects.create()
-    first = services.worker_probe_answer(probe_id=probe.pk, worker_hostname="first@host")
-    second = services.worker_probe_answer(probe_id=probe.pk, worker_hostname="second@host")
+    first = worker_probe_answer(probe_id=probe.pk, worker_hostname="first@host")
+    second = worker_probe_answer(probe_id=probe.pk, worker_hostname="second@host")
     assert second.worker_hostname == "first@host"
     assert second.answered_at == first.answered_at
 

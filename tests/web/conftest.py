@@ -12,8 +12,9 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from recognition import services
 from recognition.models import Document, FormTemplate, Page
+from recognition.services.pages import page_process
+from recognition.services.templates import template_save, templates_seed_bundled
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +69,7 @@ def client_for(client):
 
 @pytest.fixture
 def templates(db) -> dict[str, FormTemplate]:
-    return {template.name: template for template in services.templates_seed_bundled()}
+    return {template.name: template for template in templates_seed_bundled()}
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def digits_template(base: FormTemplate) -> FormTemplate:
     definition = dict(base.definition)
     definition["name"] = f"{base.name}-digits"
     definition["fields"] = [field for field in base.fields if field["kind"] in ("digits", "date")]
-    return services.template_save(definition=definition, image_data=base.image.read())
+    return template_save(definition=definition, image_data=base.image.read())
 
 
 def filled_form(template: FormTemplate) -> bytes:
@@ -161,9 +162,7 @@ def read_document(check_template):
         page = Page(document=document, number=1, source_name="scan.png")
         page.image.save("scan.png", ContentFile(png_bytes()), save=True)
         result = fake_result(template, texts, confidences)
-        services.page_process(
-            page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(template))
-        )
+        page_process(page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(template)))
         document.refresh_from_db()
         return document
 

@@ -79,9 +79,9 @@ def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_drop_upload_then_watch_progress_until_the_results(page, live_server, celery_worker_process):
-    from recognition import services
+    from recognition.services.templates import templates_seed_bundled
 
-    services.templates_seed_bundled()
+    templates_seed_bundled()
     template = digits_template(FormTemplate.objects.get(name="sample_form"))
     make_user("uma", "uploaders")
     log_in(page, live_server, "uma")
@@ -105,9 +105,9 @@ def test_drop_upload_then_watch_progress_until_the_results(page, live_server, ce
 
 @pytest.mark.django_db(transaction=True)
 def test_a_bad_file_is_refused_with_a_message(page, live_server):
-    from recognition import services
+    from recognition.services.templates import templates_seed_bundled
 
-    services.templates_seed_bundled()
+    templates_seed_bundled()
     make_user("uma", "uploaders")
     log_in(page, live_server, "uma")
     page.goto(live_server.url + reverse("upload"))
@@ -155,9 +155,9 @@ def test_keyboard_only_review(page, live_server, read_document):
 
 @pytest.mark.django_db(transaction=True)
 def test_template_editor_draws_a_field_and_saves_it(page, live_server):
-    from recognition import services
+    from recognition.services.templates import templates_seed_bundled
 
-    template = next(template for template in services.templates_seed_bundled() if template.name == "check")
+    template = next(template for template in templates_seed_bundled() if template.name == "check")
     make_user("ada", "admins")
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

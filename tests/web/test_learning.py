@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from bench.learning_loop import enter_corrections, style_accuracy, style_sets
-from recognition import selectors, services
+from recognition import selectors
 from recognition.exceptions import Conflict, InvalidInput
 from recognition.models import (
     FieldResult,
@@ -18,6 +18,15 @@ from recognition.models import (
     RetrainingRun,
     TrainingSample,
 )
+from recognition.services.models import (
+    MODEL_KINDS,
+    SERVED_KINDS,
+    model_promote,
+    model_rollback,
+    model_versions_sync,
+)
+from recognition.services.retraining import check_retraining_possible, retraining_request
+from recognition.services.templates import templates_seed_bundled
 from tests.helpers import wait_for
 from tests.web.conftest import digits_template, filled_form, make_user, upload_file
 
@@ -32,7 +41,7 @@ def two_digit_versions(tmp_path, settings):
         shutil.copytree(source, tmp_path / "digits" / version)
     (tmp_path / "digits" / "ACTIVE").write_text("1\n")
     settings.MODEL_DIR = tmp_path
-    services.model_versions_sync(model_dir=tmp_path)
+    model_versions_sync(model_dir=tmp_path)
     return {row.version: row for row in ModelVersion.objects.filter(kind="digits")}
 
 
@@ -45,9 +54,7 @@ def test_promoting_by_hand_logs_who_and_why_and_moves_the_active_file(
     two_digit_versions, admin_user, settings, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.model_promote(
-            version_id=two_digit_versions["2"].pk, user=admin_user, reason="reads branch B better"
-        )
+        model_promote(version_id=two_digit_versions["2"].pk, user=admin_user, reason="reads branch B better")
     assert selectors.active_model_versions() == {"digits": "2"}
     assert ModelVersion.objects.get(kind="digits", version="1").status == ModelVersion.Status.CANDIDATE
     change = ModelChange.objects.get()
@@ -65,10 +72,10 @@ def test_rollback_returns_to_the_version_active_before(
     two_digit_versions, admin_user, settings, django_capture_on_commit_callbacks
 ):
     with pytest.raises(Conflict, match="no earlier"):
-        services.model_rollback(kind="digits", user=admin_user, reason="nothing to go back to")
+        model_rollback(kind="digits", user=admin_user, reason="nothing to go back to")
     with django_capture_on_commit_callbacks(execute=True):
-        services.model_promote(version_id=two_digit_versions["2"].pk, user=admin_user, reason="try 2")
-        services.model_rollback(kind="digits", user=admin_user, reason="2 misreads sevens")
+        model_promote(version_id=two_digit_versions["2"].pk, user=admin_user, reason="try 2")
+        model_rollback(kind="digits", user=admin_user, reason="2 misreads sevens")
     assert selectors.active_model_versions() == {"digits": "1"}
     assert active_file(settings) == "1"
     assert list(ModelChange.objects.values_list("action", flat=True)) == ["rolled_back", "promoted"]
@@ -80,31 +87,31 @@ def test_the_pair_reader_can_be_promoted_and_rolled_back_but_not_retrained(
 ):
     from recognition.engine.characters.pairs import PAIR_KIND
 
-    assert PAIR_KIND in services.SERVED_KINDS and PAIR_KIND not in services.MODEL_KINDS
+    assert PAIR_KIND in SERVED_KINDS and PAIR_KIND not in MODEL_KINDS
     source = REPO_MODELS / PAIR_KIND / (REPO_MODELS / PAIR_KIND / "ACTIVE").read_text().strip()
     for version in ("1", "2"):
         shutil.copytree(source, tmp_path / PAIR_KIND / version)
     (tmp_path / PAIR_KIND / "ACTIVE").write_text("1\n")
     settings.MODEL_DIR = tmp_path
-    services.model_versions_sync(model_dir=tmp_path)
+    model_versions_sync(model_dir=tmp_path)
     second = ModelVersion.objects.get(kind=PAIR_KIND, version="2")
     with django_capture_on_commit_callbacks(execute=True):
-        services.model_promote(version_id=second.pk, user=admin_user, reason="reads pairs better")
-        services.model_rollback(kind=PAIR_KIND, user=admin_user, reason="cuts single nines")
+        model_promote(version_id=second.pk, user=admin_user, reason="reads pairs better")
+        model_rollback(kind=PAIR_KIND, user=admin_user, reason="cuts single nines")
     assert selectors.active_model_versions() == {PAIR_KIND: "1"}
     assert (tmp_path / PAIR_KIND / "ACTIVE").read_text().strip() == "1"
     with pytest.raises(InvalidInput, match="Unknown model kind"):
-        services.model_rollback(kind="nonsense", user=admin_user, reason="no such kind")
+        model_rollback(kind="nonsense", user=admin_user, reason="no such kind")
     with pytest.raises(InvalidInput, match="Unknown model kind"):
-        services.check_retraining_possible(kind=PAIR_KIND)
+        check_retraining_possible(kind=PAIR_KIND)
 
 
 @pytest.mark.django_db
 def test_promotion_needs_a_reason_and_a_version_not_already_active(two_digit_versions, admin_user):
     with pytest.raises(InvalidInput):
-        services.model_promote(version_id=two_digit_versions["2"].pk, user=admin_user, reason="  ")
+        model_promote(version_id=two_digit_versions["2"].pk, user=admin_user, reason="  ")
     with pytest.raises(Conflict, match="already active"):
-        services.model_promote(version_id=two_digit_versions["1"].pk, user=admin_user, reason="again")
+        model_promote(version_id=two_digit_versions["1"].pk, user=admin_user, reason="again")
     assert not ModelChange.objects.exists()
 
 
@@ -128,15 +135,15 @@ def test_retraining_is_refused_for_unknown_kinds_too_few_samples_and_a_second_ru
 ):
     settings.RETRAIN_MIN_SAMPLES = 5
     with pytest.raises(InvalidInput):
-        services.retraining_request(kind="klingon", user=admin_user)
+        retraining_request(kind="klingon", user=admin_user)
     make_samples(4)
     with pytest.raises(Conflict, match="at least 5"):
-        services.retraining_request(kind="digits", user=admin_user)
+        retraining_request(kind="digits", user=admin_user)
     make_samples(1)
-    run = services.retraining_request(kind="digits", user=admin_user)
+    run = retraining_request(kind="digits", user=admin_user)
     assert run.status == RetrainingRun.Status.QUEUED and run.base_version.version == "1"
     with pytest.raises(Conflict, match="already queued"):
-        services.retraining_request(kind="digits", user=admin_user)
+        retraining_request(kind="digits", user=admin_user)
     assert RetrainingRun.objects.count() == 1
 
 
@@ -220,7 +227,7 @@ def test_corrections_of_a_new_style_retrain_on_a_worker_and_a_promoted_model_rea
     real worker judged by the gate, then a promotion picked up by the worker at its next page."""
     from recognition.engine.characters.classify import load_classifier
 
-    services.model_versions_sync(model_dir=model_dir)
+    model_versions_sync(model_dir=model_dir)
     champion = selectors.model_version_active(kind="digits")
     admin = make_user("loop-admin", "admins")
     sets = style_sets(settings.FEMNIST_DIR)
@@ -273,8 +280,8 @@ def test_corrections_of_a_new_style_retrain_on_a_worker_and_a_promoted_model_rea
 
     # Whatever the gate said, an admin may promote by hand; the worker reads the next page with it.
     if run["status"] != "promoted":
-        services.model_promote(version_id=new_version.pk, user=admin, reason="test: use the new version")
-    services.templates_seed_bundled()
+        model_promote(version_id=new_version.pk, user=admin, reason="test: use the new version")
+    templates_seed_bundled()
     template = digits_template(FormTemplate.objects.get(name="sample_form"))
     upload = client.post(
         reverse("api-document-list"),

@@ -2,8 +2,9 @@
 
 import pytest
 
-from recognition import services
 from recognition.models import Document, FieldResult, Page
+from recognition.services.documents import document_upload
+from recognition.services.pages import MAX_PAGE_ATTEMPTS, page_claim, page_process
 from tests.web.conftest import FakeReading, aligned_page, fake_result, png_bytes, upload_file
 
 
@@ -16,7 +17,7 @@ class NotAligned(ValueError):
 
 
 def upload(owner, template, pages: int = 1):
-    return services.document_upload(
+    return document_upload(
         owner=owner,
         template=template,
         files=[upload_file(f"p{index}.png", png_bytes()) for index in range(pages)],
@@ -31,9 +32,7 @@ def test_reading_a_page_stores_its_fields_and_auto_accepts_the_sure_ones(alice, 
     result = fake_result(
         check_template, {"payee": "ANNA", "date": "01022026", "amount": "125"}, {"date": 0.99}
     )
-    services.page_process(
-        page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(check_template))
-    )
+    page_process(page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(check_template)))
 
     page.refresh_from_db()
     document.refresh_from_db()
@@ -56,8 +55,8 @@ def test_a_finished_page_is_not_read_again(alice, check_template):
         calls.append(template["name"])
         return FakeReading(fake_result(check_template, {"payee": "AB"}, {}), aligned_page(check_template))
 
-    services.page_process(page_id=page.pk, read_page=read)
-    assert services.page_process(page_id=page.pk, read_page=read) is None
+    page_process(page_id=page.pk, read_page=read)
+    assert page_process(page_id=page.pk, read_page=read) is None
     assert calls == ["check"]
     assert FieldResult.objects.filter(page=page).count() == 3
 
@@ -67,9 +66,9 @@ def test_a_page_taken_by_a_worker_that_died_is_read_again_until_the_attempt_cap(
     document = upload(alice, check_template)
     page = document.pages.get()
     # Workers that died mid-page leave it in processing; the redelivered task takes it again.
-    for _ in range(services.MAX_PAGE_ATTEMPTS):
-        assert services.page_claim(page_id=page.pk) is not None
-    assert services.page_claim(page_id=page.pk) is None
+    for _ in range(MAX_PAGE_ATTEMPTS):
+        assert page_claim(page_id=page.pk) is not None
+    assert page_claim(page_id=page.pk) is None
     page.refresh_from_db()
     assert page.status == Page.Status.FAILED
     assert "attempts" in page.error
@@ -83,7 +82,7 @@ def test_a_page_that_does_not_align_fails_with_the_reason_and_is_never_misread(a
     def refuse(template, image):
         raise NotAligned(0.12)
 
-    services.page_process(page_id=first.pk, read_page=refuse)
+    page_process(page_id=first.pk, read_page=refuse)
     first.refresh_from_db()
     document.refresh_from_db()
     assert first.status == Page.Status.FAILED
@@ -93,7 +92,7 @@ def test_a_page_that_does_not_align_fails_with_the_reason_and_is_never_misread(a
     assert document.status == Document.Status.PROCESSING
 
     result = fake_result(check_template, {"payee": "AB"}, {})
-    services.page_process(
+    page_process(
         page_id=second.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(check_template))
     )
     document.refresh_from_db()
@@ -110,7 +109,7 @@ def test_the_engine_gets_the_template_with_its_stored_image(alice, check_templat
         seen["shape"] = image.shape
         raise ValueError("stop here")
 
-    services.page_process(page_id=document.pages.get().pk, read_page=read)
+    page_process(page_id=document.pages.get().pk, read_page=read)
     from pathlib import Path
 
     assert Path(seen["template"]["image"]).is_file()

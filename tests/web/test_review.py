@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from recognition import services
 from recognition.exceptions import InvalidInput
 from recognition.models import Correction, FieldResult, TrainingSample
+from recognition.services.review import field_correct
 
 
 @pytest.mark.django_db
@@ -85,7 +85,7 @@ def test_a_correction_stores_the_correction_and_one_sample_per_changed_character
     document = read_document(alice, {"date": "01012020"}, {"date": 0.4})
     field = FieldResult.objects.get(name="date", page__document=document)
 
-    services.field_correct(field_id=field.pk, user=reviewer, text="07012028")
+    field_correct(field_id=field.pk, user=reviewer, text="07012028")
 
     correction = Correction.objects.get()
     assert (correction.old_text, correction.new_text, correction.user) == ("01012020", "07012028", reviewer)
@@ -102,7 +102,7 @@ def test_a_correction_stores_the_correction_and_one_sample_per_changed_character
         assert crop.size == (box[2], box[3])
 
     # Correcting again makes the earlier samples stale.
-    services.field_correct(field_id=field.pk, user=reviewer, text="07012029")
+    field_correct(field_id=field.pk, user=reviewer, text="07012029")
     assert TrainingSample.objects.filter(excluded=True).count() == 2
     assert sorted(TrainingSample.objects.filter(excluded=False).values_list("label", flat=True)) == ["7", "9"]
 
@@ -114,7 +114,7 @@ def test_a_failed_correction_leaves_nothing_behind(read_document, alice, reviewe
     # The crop cannot be made (the aligned image is gone): the whole correction must roll back.
     field.page.aligned_image.storage.delete(field.page.aligned_image.name)
     with pytest.raises(OSError):
-        services.field_correct(field_id=field.pk, user=reviewer, text="09012020")
+        field_correct(field_id=field.pk, user=reviewer, text="09012020")
     field.refresh_from_db()
     assert (field.text, field.review_state) == ("01012020", "pending")
     assert Correction.objects.count() == 0
@@ -126,7 +126,7 @@ def test_a_correction_outside_the_fields_alphabet_is_refused(read_document, alic
     document = read_document(alice, {"date": "01012020"}, {"date": 0.4})
     field = FieldResult.objects.get(name="date", page__document=document)
     with pytest.raises(InvalidInput):
-        services.field_correct(field_id=field.pk, user=reviewer, text="01/01/2020")
+        field_correct(field_id=field.pk, user=reviewer, text="01/01/2020")
     response = client_for(reviewer).post(reverse("review-field", args=[field.pk]), {"text": "0I012020"})
     assert response.status_code == 400
     assert "cannot hold" in response.content.decode()
@@ -171,7 +171,7 @@ def test_auto_accepted_fields_stay_marked_after_a_correction_so_their_error_rate
     )
     payee = FieldResult.objects.get(name="payee")
     assert payee.auto_accepted and payee.review_state == "auto_accepted"
-    services.field_correct(field_id=payee.pk, user=reviewer, text="AC")
+    field_correct(field_id=payee.pk, user=reviewer, text="AC")
     payee.refresh_from_db()
     assert payee.auto_accepted and payee.review_state == "corrected"
     from recognition import selectors

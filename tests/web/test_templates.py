@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from recognition import services
 from recognition.exceptions import InvalidInput
 from recognition.models import FormTemplate
+from recognition.services.models import model_versions_sync
+from recognition.services.templates import template_save
 from tests.web.conftest import png_bytes, upload_file
 
 
@@ -80,7 +81,7 @@ def test_a_template_whose_image_size_differs_is_refused(db):
         "fields": [{"name": "a", "kind": "digits", "box": [0, 0, 50, 20], "cells": None}],
     }
     with pytest.raises(InvalidInput, match="200x100"):
-        services.template_save(definition=definition, image_data=png_bytes(200, 100))
+        template_save(definition=definition, image_data=png_bytes(200, 100))
     assert FormTemplate.objects.count() == 0
 
 
@@ -94,14 +95,14 @@ def test_model_versions_on_disk_are_registered_with_the_active_one_marked(tmp_pa
         (folder / "model.keras").write_bytes(b"stand-in")
         (folder / "card.json").write_text(json.dumps({"metrics": {"accuracy": 0.9 + int(version) / 100}}))
     (tmp_path / "digits" / "ACTIVE").write_text("2\n")
-    services.model_versions_sync(model_dir=tmp_path)
+    model_versions_sync(model_dir=tmp_path)
     assert dict(ModelVersion.objects.values_list("version", "status")) == {
         "1": "candidate",
         "2": "active",
         "3": "candidate",
     }
     (tmp_path / "digits" / "ACTIVE").write_text("3\n")
-    services.model_versions_sync(model_dir=tmp_path)
+    model_versions_sync(model_dir=tmp_path)
     assert ModelVersion.objects.get(status="active").version == "3"
     assert ModelVersion.objects.count() == 3
     listed = client_for(alice).get(reverse("api-model-version-list")).json()["results"]

@@ -11,9 +11,9 @@ from tests.web.conftest import digits_template, filled_form, make_user, upload_f
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_an_uploaded_form_is_read_by_a_worker_and_its_results_are_served(celery_worker_process, client_for):
-    from recognition import services
+    from recognition.services.templates import templates_seed_bundled
 
-    services.templates_seed_bundled()
+    templates_seed_bundled()
     template = digits_template(FormTemplate.objects.get(name="sample_form"))
     owner = make_user("uploader", "uploaders")
     client = client_for(owner)
@@ -53,9 +53,9 @@ def test_an_uploaded_form_is_read_by_a_worker_and_its_results_are_served(celery_
 def test_a_page_of_another_form_fails_with_a_reason_instead_of_being_misread(
     celery_worker_process, client_for
 ):
-    from recognition import services
+    from recognition.services.templates import templates_seed_bundled
 
-    templates = {template.name: template for template in services.templates_seed_bundled()}
+    templates = {template.name: template for template in templates_seed_bundled()}
     template = digits_template(templates["sample_form"])
     owner = make_user("uploader2", "uploaders")
     client = client_for(owner)

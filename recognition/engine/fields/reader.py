@@ -36,6 +36,9 @@ from recognition.engine.pages.templates import KIND_MODELS, FieldSpec, FormTempl
 
 RESULT_FORMAT = "hwr-form-result/1"
 MODEL_ORDER = ("digits", "letters", "alnum")
+SEQUENCE_KIND = "sequence"
+# A free field is read a little beyond its box: handwriting leaves the zone it was given.
+FREE_FIELD_MARGIN = 0.12
 
 
 class CombinedClassifier:
@@ -122,6 +125,7 @@ class FormReader:
         versions: dict[str, str] | None = None,
         min_score: float = MIN_SCORE,
         opencv_threads: int | None = 1,
+        use_sequences: bool = True,
     ):
         # Reading a page is hundreds of small OpenCV calls; a thread pool costs more than it gains on
         # them (3x slower on a busy 2-core machine), and throughput comes from one process per core.
@@ -133,6 +137,8 @@ class FormReader:
         self.min_score = min_score
         self._classifiers: dict[str, object] = {}
         self._pair_reader: object | None | bool = False  # False: not looked for yet; None: there is none
+        self._sequence_reader: object | None | bool = False
+        self.use_sequences = use_sequences
         self._features: dict[int, tuple[FormTemplate, TemplateFeatures]] = {}
 
     def classifier(self, model_kind: str):
@@ -172,6 +178,43 @@ class FormReader:
             else:
                 self._pair_reader = None
         return self._pair_reader
+
+    def sequence_reader(self):
+        """The whole-field reader of free fields (engine.sequences), or None without models/sequence."""
+        if self._sequence_reader is False:
+            from recognition.engine.sequences.reader import load_sequence_reader
+
+            if (self.model_dir / SEQUENCE_KIND).is_dir():
+                self._sequence_reader = load_sequence_reader(self.model_dir, self.versions.get(SEQUENCE_KIND))
+            else:
+                self._sequence_reader = None
+        return self._sequence_reader
+
+    def _read_free_fields(self, image: np.ndarray, specs: list[FieldSpec]) -> tuple[list[dict], str]:
+        """Free fields read whole by the sequence reader: (results in the order of specs, its name)."""
+        reader = self.sequence_reader()
+        crops, offsets = [], []
+        for spec in specs:
+            x, y, width, height = spec.box
+            margin = int(round(height * FREE_FIELD_MARGIN))
+            left, top = max(0, x - margin), max(0, y - margin)
+            right, bottom = min(image.shape[1], x + width + margin), min(image.shape[0], y + height + margin)
+            crops.append(image[top:bottom, left:right])
+            offsets.append((left, top))
+        readings = reader.read(crops, [spec.kind for spec in specs], offsets)
+        results = [
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                "text": reading.text,
+                "confidence": reading.confidence,
+                "chars": reading.chars,
+                "warnings": reading.warnings,
+                "readings": [[text, probability] for text, probability in reading.readings],
+            }
+            for spec, reading in zip(specs, readings, strict=True)
+        ]
+        return results, f"{SEQUENCE_KIND}@{reader.version}"
 
     def _read_touching_pairs(
         self, specs: list[FieldSpec], segments_per_field: list, predictions_per_field: list
@@ -231,8 +274,43 @@ class FormReader:
             self._features[id(template)] = cached
         return cached[1]
 
-    def read_fields(self, image: np.ndarray, specs: list[FieldSpec]) -> tuple[list[dict], list[str]]:
-        """Segment and read fields of an image already in template coordinates.
+    def read_fields(
+        self, image: np.ndarray, specs: list[FieldSpec], use_sequences: bool | None = None
+    ) -> tuple[list[dict], list[str]]:
+        """Read fields of an image already in template coordinates: free fields whole with the sequence
+        reader (when there is one and use_sequences allows), the rest cut into characters.
+
+        Returns the field results in the order of specs and the names of the models used.
+        """
+        use_sequences = self.use_sequences if use_sequences is None else use_sequences
+        free = [
+            index
+            for index, spec in enumerate(specs)
+            if spec.cells is None and (spec.kind == "text" or use_sequences) and self.sequence_reader()
+        ]
+        for spec in specs:
+            if spec.kind == "text" and (not use_sequences or self.sequence_reader() is None):
+                raise ValueError(
+                    f"field {spec.name!r}: text fields need the sequence reader (models/sequence)"
+                )
+        others = [index for index in range(len(specs)) if index not in free]
+        results: list[dict | None] = [None] * len(specs)
+        names = []
+        if others:
+            character_results, names = self._read_character_fields(image, [specs[index] for index in others])
+            for index, result in zip(others, character_results, strict=True):
+                results[index] = result
+        if free:
+            free_results, name = self._read_free_fields(image, [specs[index] for index in free])
+            for index, result in zip(free, free_results, strict=True):
+                results[index] = result
+            names.append(name)
+        return results, names
+
+    def _read_character_fields(
+        self, image: np.ndarray, specs: list[FieldSpec]
+    ) -> tuple[list[dict], list[str]]:
+        """Segment fields into characters and classify them.
 
         All character images that go to one model are classified in a single batch. Returns the field
         results in the order of specs and the names of the models used.

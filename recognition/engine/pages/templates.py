@@ -8,15 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
+from recognition.engine.sequences.charset import CHARSET
+
 TEMPLATE_FORMAT = "hwr-form-template/1"
-FIELD_KINDS = ("digits", "letters", "alnum", "date", "amount")
-# The characters each field kind may hold (the amount's separators come from segmentation, not a model).
+FIELD_KINDS = ("digits", "letters", "alnum", "date", "amount", "text")
+# The characters each field kind may hold (the amount's separators come from segmentation or the
+# sequence reader, not a character model). Free letter fields also hold a space between words, a
+# hyphen, an apostrophe and a dot (JEAN-PIERRE, O'NEIL, P. KUMAR); text is free mixed-case writing.
 KIND_ALPHABETS = {
     "digits": "0123456789",
-    "letters": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-    "alnum": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "letters": "ABCDEFGHIJKLMNOPQRSTUVWXYZ -'.",
+    "alnum": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ",
     "date": "0123456789",
     "amount": "0123456789",
+    "text": CHARSET,
 }
 # Which classifier reads each field kind.
 KIND_MODELS = {
@@ -25,6 +30,8 @@ KIND_MODELS = {
     "alnum": "alnum",
     "date": "digits",
     "amount": "digits",
+    # Only the sequence reader reads text: it has no character model.
+    "text": "sequence",
 }
 
 
@@ -111,6 +118,8 @@ def parse_field(data: object, index: int, size: tuple[int, int]) -> FieldSpec:
             raise ValueError(f"{where}: 'cells' must be at least 1 or null")
         if width / cells < 4:
             raise ValueError(f"{where}: {cells} cells in a box {width} pixels wide are too narrow")
+    if kind == "text" and cells is not None:
+        raise ValueError(f"{where}: a text field is free writing ('cells': null), not a comb of {cells}")
     if kind == "date" and cells not in (None, 8):
         raise ValueError(f"{where}: a date comb field has 8 cells (DDMMYYYY), not {cells}")
     return FieldSpec(name=name, kind=kind, box=(x, y, width, height), cells=cells)

@@ -160,10 +160,15 @@ def evaluate(model, validation: dict[str, list[RealSample]], limit: int | None =
 
 
 def train_sequence_reader(
-    config: TrainingConfig, output_dir: Path, progress: Callable[[str], None] = print, model=None
+    config: TrainingConfig,
+    output_dir: Path,
+    progress: Callable[[str], None] = print,
+    model=None,
+    on_step: Callable[[int, int, float], None] | None = None,
 ) -> dict:
     """Train (or continue training `model`), keep the best weights on the real validation sets, write
-    model.keras and card.json into output_dir; returns the card."""
+    model.keras and card.json into output_dir; returns the card. on_step(step, steps, loss) is called
+    after every batch (a progress bar)."""
     import keras
 
     from recognition.engine.characters.datasets import load_femnist_dev, load_mnist, split_by_writer
@@ -195,7 +200,9 @@ def train_sequence_reader(
         losses = []
         for step in range(1, config.steps_per_epoch + 1):
             losses.append(float(model.train_on_batch(*feeder.batch())))
-            if step % 50 == 0:
+            if on_step is not None:
+                on_step(step, config.steps_per_epoch, losses[-1])
+            elif step % 50 == 0:
                 progress(
                     f"epoch {epoch} step {step}/{config.steps_per_epoch} loss {np.mean(losses[-50:]):.3f}"
                 )
@@ -236,3 +243,41 @@ def train_sequence_reader(
     }
     (output_dir / CARD_FILE).write_text(json.dumps(card, indent=1, ensure_ascii=False))
     return card
+
+
+def train_version(
+    model_dir: Path,
+    config: TrainingConfig,
+    *,
+    from_version: str | None = None,
+    activate: bool = False,
+    progress: Callable[[str], None] = print,
+    on_step: Callable[[int, int, float], None] | None = None,
+    command: str = "",
+) -> tuple[str, dict]:
+    """Train models/sequence/<next version>/, calibrate it on the validation sets, write its card and
+    plots; it becomes active when asked or when it is the first. Returns (version, card)."""
+    import keras
+
+    from recognition.engine.learning.versions import next_version
+    from recognition.engine.sequences.network import PackedCTCLoss
+    from recognition.engine.sequences.reader import SEQUENCE_KIND
+    from recognition.engine.sequences.report import finish_version
+
+    kind_dir = Path(model_dir) / SEQUENCE_KIND
+    model = None
+    if from_version:
+        start = kind_dir / from_version / MODEL_FILE
+        if not start.exists():
+            raise FileNotFoundError(f"no sequence version {from_version} to start from ({start})")
+        model = keras.models.load_model(start, custom_objects={"PackedCTCLoss": PackedCTCLoss}, compile=False)
+    version = next_version(kind_dir)
+    version_dir = kind_dir / version
+    card = train_sequence_reader(config, version_dir, progress, model, on_step)
+    card.update({"version": version, "from": from_version, "command": command})
+    (version_dir / CARD_FILE).write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
+    card = finish_version(version_dir, config.data_root, config.femnist_dir, progress)
+    active_file = kind_dir / "ACTIVE"
+    if activate or not active_file.exists():
+        active_file.write_text(version + "\n")
+    return version, card

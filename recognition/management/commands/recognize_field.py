@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.fields.comb import locate_comb_box
 from recognition.engine.pages.load import load_page
-from recognition.engine.pages.templates import FieldSpec
+from recognition.engine.pages.templates import FIELD_KINDS, FieldSpec
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("images", nargs="+", metavar="IMAGE")
-        parser.add_argument("--kind", required=True, choices=["digits", "letters", "alnum", "amount", "date"])
+        parser.add_argument("--kind", required=True, choices=FIELD_KINDS)
         parser.add_argument("--cells", type=int, default=None, help="number of boxes of a comb field")
 
     def handle(self, *args, **options):

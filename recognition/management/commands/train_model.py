@@ -1,4 +1,4 @@
-"""Train a character model (digits, letters or alnum) and write it as a new version under MODEL_DIR."""
+"""Train a character CNN, the pair reader or the sequence reader as a new version under MODEL_DIR."""
 
 import shlex
 import sys
@@ -14,13 +14,20 @@ from recognition.engine.characters.pairs import PAIR_KIND
 from recognition.engine.learning import train, versions
 
 # The pair reader of free digit fields is trained here too; it is not a kind fields are read with.
-TRAINABLE_KINDS = (*KINDS, PAIR_KIND)
+# "sequence" is the whole-field reader of free fields (engine/sequences).
+SEQUENCE_KIND = "sequence"
+TRAINABLE_KINDS = (*KINDS, PAIR_KIND, SEQUENCE_KIND)
+# Options whose default depends on the kind: (character models, sequence reader).
+KIND_DEFAULTS = {"batch_size": (128, 32), "learning_rate": (2e-3, 1e-3), "patience": (6, 3)}
 # Share of the pair reader's training images that are touching pairs when --touching-pairs is not given.
 DEFAULT_PAIR_SHARE = 0.4
 
 
 class Command(BaseCommand):
-    help = "Train a character CNN and write models/<kind>/<next version>/ (model, card, plots)."
+    help = (
+        "Train a character CNN, the pair reader or the sequence reader (--kind sequence) and write "
+        "models/<kind>/<next version>/ (model, card, plots)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--kind", choices=TRAINABLE_KINDS, required=True)
@@ -32,10 +39,16 @@ class Command(BaseCommand):
             help="start from VERSION of this kind, or KIND@VERSION (e.g. digits@2) to transfer weights",
         )
         parser.add_argument("--activate", action="store_true", help="make the new version the active one")
-        parser.add_argument("--batch-size", type=int, default=128)
-        parser.add_argument("--learning-rate", type=float, default=2e-3)
+        parser.add_argument("--batch-size", type=int, default=None, help="default 128 (sequence: 32)")
+        parser.add_argument("--learning-rate", type=float, default=None, help="default 2e-3 (sequence: 1e-3)")
         parser.add_argument("--width", type=int, default=16, help="channels of the first block")
-        parser.add_argument("--patience", type=int, default=6, help="early stopping patience in epochs")
+        parser.add_argument(
+            "--patience",
+            type=int,
+            default=None,
+            help="early stopping patience in epochs, default 6 (sequence: epochs without progress before "
+            "the learning rate falls, default 3)",
+        )
         parser.add_argument("--steps-per-epoch", type=int, default=None)
         parser.add_argument("--balance", type=float, default=None, help="class balancing power 0..1")
         parser.add_argument("--no-augment", action="store_true")
@@ -105,9 +118,28 @@ class Command(BaseCommand):
         )
         parser.add_argument("--mnist-dir", type=Path, default=None)
         parser.add_argument("--femnist-dir", type=Path, default=None)
+        parser.add_argument(
+            "--data-root",
+            type=Path,
+            default=None,
+            help="sequence: the folder of names-dev, words-dhsd, amounts-dev and femnist-dev "
+            "(default ../shared/data)",
+        )
+        parser.add_argument(
+            "--time-budget",
+            type=float,
+            default=None,
+            help="sequence: stop after the epoch that passes N seconds",
+        )
 
     def handle(self, *args, **options):
         kind = options["kind"]
+        for option, defaults in KIND_DEFAULTS.items():
+            if options[option] is None:
+                options[option] = defaults[kind == SEQUENCE_KIND]
+        if kind == SEQUENCE_KIND:
+            self._train_sequence(options)
+            return
         self._check_options(kind, options)
         model_dir = Path(settings.MODEL_DIR)
         mnist_dir, femnist_dir = self._data_dirs(kind, options)
@@ -144,6 +176,61 @@ class Command(BaseCommand):
             active_file.write_text(version + "\n")
             self.stdout.write(f"{kind}@{version} is now active")
         self._report(kind, version, kind_dir, card, history, seconds)
+
+    def _train_sequence(self, options: dict) -> None:
+        """Train, calibrate and write a sequence reader version; a progress bar per epoch."""
+        from tqdm import tqdm
+
+        from recognition.engine.sequences.training import TrainingConfig, train_version
+
+        data_root = options["data_root"] or Path(settings.BASE_DIR).parent / "shared" / "data"
+        if not data_root.is_dir():
+            raise CommandError(f"{data_root} not found: give --data-root, the folder of the real field sets")
+        mnist_dir = options["mnist_dir"] or Path(settings.DATA_DIR) / "mnist"
+        config = TrainingConfig(
+            data_root=data_root,
+            mnist_dir=mnist_dir,
+            femnist_dir=options["femnist_dir"] or data_root / "femnist-dev",
+            batch_size=options["batch_size"],
+            steps_per_epoch=options["steps_per_epoch"] or 250,
+            max_epochs=options["epochs"],
+            time_budget_s=options["time_budget"] or float("inf"),
+            learning_rate=options["learning_rate"],
+            patience=options["patience"],
+            seed=options["seed"],
+        )
+        bar = None
+
+        def on_step(step, steps, loss):
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=steps, desc="training", file=sys.stderr, leave=False, mininterval=5)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            if step == steps:
+                bar.close()
+                bar = None
+
+        started = time.time()
+        try:
+            version, card = train_version(
+                Path(settings.MODEL_DIR),
+                config,
+                from_version=options["from_version"],
+                activate=options["activate"],
+                progress=lambda line: self.stdout.write(line),
+                on_step=on_step,
+                command=self._command_line(options),
+            )
+        except (FileNotFoundError, ValueError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"sequence@{version} in {time.time() - started:.0f} s"))
+        for name, figures in card["validation"].items():
+            self.stdout.write(
+                f"  {name}: character accuracy {figures['character_accuracy']:.2%}, "
+                f"exact {figures['exact']:.2%}, auto-accepted {figures['auto_accepted']:.2%} "
+                f"({figures['wrong_among_accepted']} wrong)"
+            )
 
     def _check_options(self, kind: str, options: dict) -> None:
         """Refuse option values the run cannot use; fills in the default share of touching pairs."""

@@ -1,0 +1,91 @@
+"""Uploads: check the files by content, size and pages, then store a document and queue its pages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from recognition.exceptions import InvalidInput
+from recognition.models import Document, FormTemplate, Page
+from recognition.services.images import encode_png
+from recognition.services.pages import pages_enqueue
+
+
+class UploadedFileLike(Protocol):
+    name: str
+    size: int
+
+    def read(self, size: int = -1) -> bytes: ...
+
+
+@dataclass
+class CheckedFile:
+    """An uploaded file that passed every check, decoded into its pages."""
+
+    name: str
+    pages: list[np.ndarray]
+
+
+def check_upload_files(*, files: Sequence[UploadedFileLike]) -> list[CheckedFile]:
+    """Validate uploaded files by content, size, page count and pixels; return their decoded pages.
+
+    Nothing is stored here, so a refused file leaves nothing behind.
+    """
+    from recognition.engine.pages.load import load_pages
+
+    if not files:
+        raise InvalidInput("Choose at least one file to upload.")
+    if len(files) > settings.UPLOAD_MAX_FILES:
+        raise InvalidInput(f"At most {settings.UPLOAD_MAX_FILES} files per upload; you sent {len(files)}.")
+    checked = []
+    total_pages = 0
+    for uploaded in files:
+        name = Path(uploaded.name or "upload").name[:200]
+        # The size is checked before the bytes are read into memory.
+        if uploaded.size is not None and uploaded.size > settings.UPLOAD_MAX_FILE_BYTES:
+            raise InvalidInput(
+                f"{name}: the file is {uploaded.size} bytes, more than the limit of "
+                f"{settings.UPLOAD_MAX_FILE_BYTES} bytes."
+            )
+        data = uploaded.read(settings.UPLOAD_MAX_FILE_BYTES + 1)
+        if len(data) > settings.UPLOAD_MAX_FILE_BYTES:
+            raise InvalidInput(
+                f"{name}: the file is larger than the limit of {settings.UPLOAD_MAX_FILE_BYTES} bytes."
+            )
+        try:
+            pages = load_pages(
+                data, max_pages=settings.UPLOAD_MAX_PAGES, max_pixels=settings.UPLOAD_MAX_PIXELS
+            )
+        except ValueError as error:
+            raise InvalidInput(f"{name}: {error}.") from error
+        total_pages += len(pages)
+        if total_pages > settings.UPLOAD_MAX_PAGES * settings.UPLOAD_MAX_FILES:
+            raise InvalidInput("This upload has too many pages in all; split it into several uploads.")
+        checked.append(CheckedFile(name=name, pages=pages))
+    return checked
+
+
+def document_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFileLike]) -> Document:
+    """Check the files, then store a document with one page per image page and queue each page."""
+    checked = check_upload_files(files=files)
+    name = checked[0].name if len(checked) == 1 else f"{checked[0].name} and {len(checked) - 1} more"
+    with transaction.atomic():
+        document = Document.objects.create(owner=owner, template=template, name=name)
+        number = 0
+        for checked_file in checked:
+            for image in checked_file.pages:
+                number += 1
+                page = Page(document=document, number=number, source_name=checked_file.name)
+                page.image.save(f"{uuid.uuid4().hex}.png", ContentFile(encode_png(image)), save=False)
+                page.save()
+        page_ids = list(document.pages.values_list("pk", flat=True))
+        transaction.on_commit(lambda: pages_enqueue(page_ids=page_ids))
+    return document

@@ -1,0 +1,116 @@
+"""Review: a person accepts a field as read or corrects it (the correction becomes training samples)."""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from collections.abc import Sequence
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from recognition.exceptions import Conflict, InvalidInput
+from recognition.models import Correction, FieldResult, Page, TrainingSample
+from recognition.services.images import crop_png
+
+# Characters a person may type into a field of each kind; amounts keep their separator.
+CORRECTION_ALPHABETS = {
+    "digits": set("0123456789"),
+    "date": set("0123456789"),
+    "letters": set("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    "alnum": set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    "amount": set("0123456789.,"),
+}
+# Which classifier a character of each field kind trains (as in recognition.engine.pages.templates).
+SAMPLE_KINDS = {
+    "digits": "digits",
+    "date": "digits",
+    "amount": "digits",
+    "letters": "letters",
+    "alnum": "alnum",
+}
+
+
+def check_correction_text(*, kind: str, text: str) -> str:
+    """Normalize a typed correction (trimmed, upper case) and check it fits the field's kind."""
+    text = text.strip().upper()
+    alphabet = CORRECTION_ALPHABETS.get(kind)
+    if alphabet is not None:
+        wrong = sorted({character for character in text if character not in alphabet})
+        if wrong:
+            raise InvalidInput(f"A {kind} field cannot hold {''.join(wrong)!r}.")
+    if len(text) > 255:
+        raise InvalidInput("The text is too long.")
+    return text
+
+
+def corrected_characters(recognized: Sequence[str], corrected: str) -> list[tuple[int, str]]:
+    """Pairs (index into the recognized characters, true label) for each character the person changed.
+
+    Only substitutions that line up one to one are kept: an inserted or
+    deleted character has no crop that certainly belongs to it. When the
+    lengths agree (always so in a comb field, one character a cell), the
+    characters pair by position: a diff would line up equal characters
+    across cells and drop real substitutions.
+    """
+    if len(recognized) == len(corrected):
+        return [
+            (index, truth)
+            for index, (read, truth) in enumerate(zip(recognized, corrected, strict=True))
+            if read != truth
+        ]
+    matcher = difflib.SequenceMatcher(a=list(recognized), b=list(corrected), autojunk=False)
+    pairs = []
+    for operation, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if operation == "replace" and a_end - a_start == b_end - b_start:
+            pairs.extend((a_start + offset, corrected[b_start + offset]) for offset in range(a_end - a_start))
+    return pairs
+
+
+def field_correct(*, field_id: int, user, text: str) -> FieldResult:
+    """Correct a field: in one transaction, the new text, a Correction and a sample per changed character."""
+    with transaction.atomic():
+        field = FieldResult.objects.select_for_update().select_related("page").get(pk=field_id)
+        new_text = check_correction_text(kind=field.kind, text=text)
+        if field.page.status != Page.Status.DONE:
+            raise Conflict("This page is not read yet.")
+        if new_text == field.text:
+            return _field_mark_reviewed(field, user, FieldResult.ReviewState.ACCEPTED)
+        correction = Correction.objects.create(field=field, user=user, old_text=field.text, new_text=new_text)
+        # A later correction of the same field is the truth; samples from earlier ones are set aside.
+        TrainingSample.objects.filter(correction__field=field).update(excluded=True)
+        chars = field.chars or []
+        recognized = [str(char.get("text", "")) for char in chars]
+        sample_kind = SAMPLE_KINDS.get(field.kind, field.kind)
+        trainable = CORRECTION_ALPHABETS.get(sample_kind, set())
+        for index, label in corrected_characters(recognized, new_text):
+            if label not in trainable or not field.page.aligned_image or "box" not in chars[index]:
+                continue
+            sample = TrainingSample(
+                kind=sample_kind, label=label, correction=correction, predicted_label=recognized[index][:4]
+            )
+            crop = crop_png(field.page.aligned_image.path, chars[index]["box"])
+            sample.image.save(f"{sample_kind}-{uuid.uuid4().hex}.png", ContentFile(crop), save=False)
+            sample.save()
+        field.text = new_text
+        return _field_mark_reviewed(field, user, FieldResult.ReviewState.CORRECTED)
+
+
+def field_accept(*, field_id: int, user) -> FieldResult:
+    """Accept a field as read (the reviewer checked it)."""
+    with transaction.atomic():
+        field = FieldResult.objects.select_for_update().select_related("page").get(pk=field_id)
+        if field.page.status != Page.Status.DONE:
+            raise Conflict("This page is not read yet.")
+        if field.review_state == FieldResult.ReviewState.CORRECTED:
+            return field
+        return _field_mark_reviewed(field, user, FieldResult.ReviewState.ACCEPTED)
+
+
+def _field_mark_reviewed(field: FieldResult, user, state: str) -> FieldResult:
+    field.review_state = state
+    field.reviewed_by = user if getattr(user, "is_authenticated", False) else None
+    field.reviewed_at = timezone.now()
+    field.save(update_fields=["text", "review_state", "reviewed_by", "reviewed_at"])
+    return field

@@ -36,6 +36,18 @@ def test_comb_one_char_per_cell_and_blanks():
             assert 18 <= segment.box[2] <= 28 and 28 <= segment.box[3] <= 40
 
 
+def test_a_blank_cell_with_a_short_stroke_is_a_doubtful_blank():
+    page, box = _comb_page(cells=3)
+    x, y, _, _ = box
+    cv2.ellipse(page, (x + 20, y + 25), (10, 16), 0, 0, 360, 20, 3)
+    # Cell 2: a flat stroke too short to be a character (a digit's bar, or a faint one).
+    cv2.line(page, (x + 40 + 12, y + 26), (x + 40 + 28, y + 26), 20, 3)
+    segments = segment_comb(page, box, 3)
+    assert [segment.kind for segment in segments] == ["char", "blank", "blank"]
+    assert segments[1].confidence < 0.9
+    assert segments[2].confidence == 1.0
+
+
 def test_comb_keeps_ink_that_crosses_the_bottom_line():
     page, box = _comb_page(cells=3)
     x, y, _, height = box

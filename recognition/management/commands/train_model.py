@@ -52,6 +52,11 @@ class Command(BaseCommand):
         parser.add_argument("--steps-per-epoch", type=int, default=None)
         parser.add_argument("--balance", type=float, default=None, help="class balancing power 0..1")
         parser.add_argument("--no-augment", action="store_true")
+        self._add_augmentation_arguments(parser)
+        self._add_data_arguments(parser)
+
+    def _add_augmentation_arguments(self, parser):
+        """The shares of training images that augmentation changes, and how."""
         parser.add_argument(
             "--form-artifacts",
             type=float,
@@ -96,6 +101,9 @@ class Command(BaseCommand):
             help="with --fragments, cut only these classes (e.g. AHKMNUVWXY: letters neither side of which "
             "looks like the letter); default all",
         )
+
+    def _add_data_arguments(self, parser):
+        """Where the training data comes from, how much of it is used, and the seeds."""
         parser.add_argument(
             "--form-crops",
             type=Path,

@@ -274,6 +274,10 @@ def train_version(
     version = next_version(kind_dir)
     version_dir = kind_dir / version
     card = train_sequence_reader(config, version_dir, progress, model, on_step)
+    # What ships is the network alone: the optimizer's state would triple the file.
+    keras.models.load_model(
+        version_dir / MODEL_FILE, custom_objects={"PackedCTCLoss": PackedCTCLoss}, compile=False
+    ).save(version_dir / MODEL_FILE)
     card.update({"version": version, "from": from_version, "command": command})
     (version_dir / CARD_FILE).write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
     card = finish_version(version_dir, config.data_root, config.femnist_dir, progress)

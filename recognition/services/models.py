@@ -15,10 +15,11 @@ from recognition.exceptions import Conflict, InvalidInput
 from recognition.models import ModelChange, ModelVersion
 
 MODEL_KINDS = ("digits", "letters", "alnum")
-# Kinds whose active version can be changed by hand: the retrainable ones and the touching-pair reader
-# of free digit fields (recognition.engine.characters.pairs.PAIR_KIND, spelled out here so the web
-# process does not import the engine), which is served but not retrained from corrections.
-SERVED_KINDS = (*MODEL_KINDS, "digit-pairs")
+# Kinds whose active version can be changed by hand: the retrainable ones, the touching-pair reader
+# of free digit fields (recognition.engine.characters.pairs.PAIR_KIND) and the sequence reader of free
+# fields (engine.sequences; spelled out here so the web process does not import the engine), which
+# are served but not retrained from corrections.
+SERVED_KINDS = (*MODEL_KINDS, "digit-pairs", "sequence")
 
 
 def check_model_kind(*, kind: str, kinds: Sequence[str] = MODEL_KINDS) -> str:

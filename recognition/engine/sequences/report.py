@@ -122,6 +122,9 @@ def finish_version(
         for name, items in scored.items()
     }
     card["validation"] = {name: summarise(items) for name, items in calibrated.items()}
+    real = [card["validation"][name]["character_accuracy"] for name in REAL_SETS if name in card["validation"]]
+    # What the Models page and the retraining gate read: character accuracy over the real sets.
+    card["metrics"] = {"validation": {"accuracy": round(float(np.mean(real)), 4) if real else None}}
     card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
     write_plots(version_dir, card, calibrated, data_root)
     progress(
@@ -131,7 +134,7 @@ def finish_version(
 
 
 def write_plots(version_dir: Path, card: dict, scored: dict[str, list[Scored]], data_root: Path) -> None:
-    """curves.png (loss, validation character accuracy), reliability.png, wrong_fields.png."""
+    """curves.png (loss, validation character accuracy), reliability.png, errors.png."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,7 +181,7 @@ def write_plots(version_dir: Path, card: dict, scored: dict[str, list[Scored]], 
 def write_gallery(
     version_dir: Path, scored: dict[str, list[Scored]], data_root: Path, count: int = 16
 ) -> None:
-    """wrong_fields.png: real validation crops read wrong, most confident first, with truth and reading."""
+    """errors.png: real validation crops read wrong, most confident first, with truth and reading."""
     import matplotlib.pyplot as plt
 
     wrong = []
@@ -196,5 +199,5 @@ def write_gallery(
         axis.set_title(f"truth {item.truth!r}  read {item.text!r}  conf {item.confidence:.3f}", fontsize=7)
         axis.axis("off")
     figure.tight_layout()
-    figure.savefig(version_dir / "wrong_fields.png", dpi=80)
+    figure.savefig(version_dir / "errors.png", dpi=80)
     plt.close(figure)

@@ -44,20 +44,32 @@ def _add_path(beams: dict, prefix: tuple[int, ...], blank_part: float, character
 
 
 def beam_search(
-    probabilities: np.ndarray, alphabet: str, *, beam_width: int = 12, prune: float = 1e-3
+    probabilities: np.ndarray,
+    alphabet: str,
+    *,
+    beam_width: int = 12,
+    prune: float = 1e-3,
+    candidates_per_column: int = 6,
 ) -> list[tuple[str, float]]:
     """CTC prefix beam search: the beam_width most probable readings and their probabilities, best first.
 
-    Classes below `prune` in a column are skipped there, which keeps a column to a handful of
-    candidates; probabilities are kept in log space per prefix as (ends in blank, ends in character).
+    A column only offers its classes above `prune` (at most candidates_per_column of them), and a
+    column that offers only the blank moves every prefix at once; probabilities are kept in log space
+    per prefix as (ends in blank, ends in character).
     """
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -np.inf)}
     log_probabilities = np.log(np.maximum(probabilities, 1e-30))
     for column, log_column in zip(probabilities, log_probabilities, strict=True):
         candidates = np.flatnonzero(column >= prune)
+        if len(candidates) > candidates_per_column:
+            candidates = candidates[np.argsort(-column[candidates])[:candidates_per_column]]
+        if len(candidates) == 1 and candidates[0] == 0:
+            # Only the blank: every prefix now ends in blank, with its whole probability.
+            log_blank = log_column[0]
+            beams = {prefix: (np.logaddexp(*parts) + log_blank, -np.inf) for prefix, parts in beams.items()}
+            continue
         following: dict[tuple[int, ...], list[float]] = {}
         add = functools.partial(_add_path, following)
-
         for prefix, (blank_end, character_end) in beams.items():
             total = np.logaddexp(blank_end, character_end)
             for index in candidates:
@@ -93,20 +105,25 @@ def align(probabilities: np.ndarray, alphabet: str, text: str) -> list[tuple[int
     for label in labels:
         states += [label, 0]
     count, columns = len(states), len(probabilities)
-    log_p = np.log(np.maximum(probabilities[:, states], 1e-30))
+    states_array = np.array(states)
+    log_p = np.log(np.maximum(probabilities[:, states_array], 1e-30))
+    # A state may be entered from itself, the one before, or (a character after a blank between two
+    # different characters) the one two before.
+    skip_allowed = np.zeros(count, dtype=bool)
+    skip_allowed[2:] = (states_array[2:] != 0) & (states_array[2:] != states_array[:-2])
     score = np.full((columns, count), -np.inf)
     back = np.zeros((columns, count), dtype=np.int64)
     score[0, 0], score[0, 1] = log_p[0, 0], log_p[0, 1]
+    positions = np.arange(count)
     for time in range(1, columns):
-        for state in range(count):
-            options = [(score[time - 1, state], state)]
-            if state >= 1:
-                options.append((score[time - 1, state - 1], state - 1))
-            if state >= 2 and states[state] != 0 and states[state] != states[state - 2]:
-                options.append((score[time - 1, state - 2], state - 2))
-            best_score, best_state = max(options)
-            score[time, state] = best_score + log_p[time, state]
-            back[time, state] = best_state
+        previous = score[time - 1]
+        stay = previous
+        step = np.concatenate([[-np.inf], previous[:-1]])
+        skip = np.where(skip_allowed, np.concatenate([[-np.inf, -np.inf], previous[:-2]]), -np.inf)
+        options = np.stack([stay, step, skip])
+        choice = options.argmax(axis=0)
+        score[time] = options[choice, positions] + log_p[time]
+        back[time] = positions - choice
     end = count - 1 if score[-1, count - 1] >= score[-1, count - 2] else count - 2
     if not np.isfinite(score[-1, end]):
         raise ValueError(f"{text!r} does not fit in {columns} columns")

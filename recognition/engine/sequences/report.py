@@ -122,7 +122,8 @@ def finish_version(
         for name, items in scored.items()
     }
     card["validation"] = {name: summarise(items) for name, items in calibrated.items()}
-    real = [card["validation"][name]["character_accuracy"] for name in REAL_SETS if name in card["validation"]]
+    validation = card["validation"]
+    real = [figures["character_accuracy"] for name, figures in validation.items() if name in REAL_SETS]
     # What the Models page and the retraining gate read: character accuracy over the real sets.
     card["metrics"] = {"validation": {"accuracy": round(float(np.mean(real)), 4) if real else None}}
     card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -278,18 +278,22 @@ class FormReader:
         self, image: np.ndarray, specs: list[FieldSpec], use_sequences: bool | None = None
     ) -> tuple[list[dict], list[str]]:
         """Read fields of an image already in template coordinates: free fields whole with the sequence
-        reader (when there is one and use_sequences allows), the rest cut into characters.
+        reader (when there is one, use_sequences allows and its card reads the kind; text fields
+        always), the rest cut into characters.
 
         Returns the field results in the order of specs and the names of the models used.
         """
         use_sequences = self.use_sequences if use_sequences is None else use_sequences
+        sequence_reader = self.sequence_reader() if any(spec.cells is None for spec in specs) else None
         free = [
             index
             for index, spec in enumerate(specs)
-            if spec.cells is None and (spec.kind == "text" or use_sequences) and self.sequence_reader()
+            if spec.cells is None
+            and sequence_reader is not None
+            and (spec.kind == "text" or (use_sequences and spec.kind in sequence_reader.free_field_kinds))
         ]
         for spec in specs:
-            if spec.kind == "text" and (not use_sequences or self.sequence_reader() is None):
+            if spec.kind == "text" and sequence_reader is None:
                 raise ValueError(
                     f"field {spec.name!r}: text fields need the sequence reader (models/sequence)"
                 )

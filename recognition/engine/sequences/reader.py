@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from recognition.engine.sequences.calibration import Calibrator
-from recognition.engine.sequences.charset import kept_text
+from recognition.engine.sequences.charset import READ_ALPHABETS, kept_text
 from recognition.engine.sequences.decode import align, beam_search, decode_kind, softmax
 from recognition.engine.sequences.images import FieldGeometry, batch_images, prepare_field_geometry
 
@@ -106,6 +106,9 @@ class SequenceReader:
         self.card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
         self.calibrator = Calibrator.from_card(self.card.get("calibration"))
         self.version = self.version_dir.name
+        # The kinds of free field this version reads; the card names them where the per-character
+        # reader was measured better for some kind (text is always the sequence reader's).
+        self.free_field_kinds = frozenset(self.card.get("free_field_kinds") or READ_ALPHABETS) | {"text"}
 
     def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Per prepared image, its (columns, classes) probabilities; batched by similar width."""

@@ -194,6 +194,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# A request that publishes to a dead broker gives up in about a second (the
+# pages stay stored and queued; the sweep publishes them later) instead of
+# hanging the upload.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+
+# No lost work (recognition.services.pages.pages_sweep, run by `manage.py sweep_pages --every`):
+# a worker stamps the page it reads every PAGE_HEARTBEAT_SECONDS; a page in processing silent for
+# PAGE_STALE_AFTER_SECONDS lost its worker and is published again; a queued page the broker never got
+# (or lost) is published again after PAGE_REQUEUE_AFTER_SECONDS.
+PAGE_HEARTBEAT_SECONDS = float(os.environ.get("PAGE_HEARTBEAT_SECONDS", "15"))
+PAGE_STALE_AFTER_SECONDS = float(os.environ.get("PAGE_STALE_AFTER_SECONDS", "120"))
+PAGE_REQUEUE_AFTER_SECONDS = float(os.environ.get("PAGE_REQUEUE_AFTER_SECONDS", "60"))
+PAGE_SWEEP_EVERY_SECONDS = float(os.environ.get("PAGE_SWEEP_EVERY_SECONDS", "20"))
 
 LOGGING = {
     "version": 1,

@@ -83,6 +83,8 @@ class Page(models.Model):
 
     The status machine is queued -> processing -> done | failed; a page in
     processing may be taken again (its worker died), a finished page never.
+    Pages are published to the broker after the upload commits; the sweep
+    publishes again those the broker never got or a dead worker left.
     """
 
     class Status(models.TextChoices):
@@ -106,6 +108,12 @@ class Page(models.Model):
     result = models.JSONField(null=True, blank=True, help_text="The hwr-form-result/1 document as read.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its task last reached the broker: empty while the broker was down, so the sweep
+    # (recognition.services.pages.pages_sweep) knows which queued pages no worker will ever hear of.
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Stamped every few seconds by the worker reading the page: a page in processing whose
+    # heartbeat stopped lost its worker and is published again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["document_id", "number"]

@@ -117,11 +117,18 @@ def auto_accept_error_rate(*, user) -> dict:
 
 def document_progress(*, document: Document) -> dict:
     """Page counts by status and per-page state, for the live progress poll."""
-    pages = list(document.pages.order_by("number").values("pk", "number", "status", "error", "source_name"))
+    pages = list(
+        document.pages.order_by("number").values(
+            "pk", "number", "status", "error", "source_name", "published_at"
+        )
+    )
     counts = {status: 0 for status in Page.Status.values}
     for page in pages:
         counts[page["status"]] += 1
     finished = counts[Page.Status.DONE] + counts[Page.Status.FAILED]
+    unpublished = sum(
+        1 for page in pages if page["status"] == Page.Status.QUEUED and page["published_at"] is None
+    )
     return {
         "document": document.pk,
         "status": document.status,
@@ -129,6 +136,7 @@ def document_progress(*, document: Document) -> dict:
         "pages_finished": finished,
         "counts": counts,
         "finished": document.status != Document.Status.PROCESSING,
+        "note": document_note(unpublished=unpublished),
         "pages": [
             {
                 "id": page["pk"],
@@ -140,6 +148,21 @@ def document_progress(*, document: Document) -> dict:
             for page in pages
         ],
     }
+
+
+def document_note(*, unpublished: int) -> str:
+    """What a person should know about a document's pages beyond their status ("" when nothing)."""
+    if not unpublished:
+        return ""
+    return (
+        f"{unpublished} page(s) are stored and queued, but the task queue could not be reached: "
+        "they are sent to a worker automatically as soon as it is back (checked every minute). "
+        "Nothing needs to be uploaded again."
+    )
+
+
+def document_unpublished_pages(*, document: Document) -> int:
+    return document.pages.filter(status=Page.Status.QUEUED, published_at__isnull=True).count()
 
 
 def field_as_result(field: FieldResult) -> dict:

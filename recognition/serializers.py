@@ -3,6 +3,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from recognition import selectors
 from recognition.models import (
     Document,
     FieldResult,
@@ -57,10 +58,16 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 class DocumentDetailSerializer(DocumentSerializer):
     pages = PageSerializer(many=True, read_only=True)
+    note = serializers.SerializerMethodField(
+        help_text="What to know beyond the status, e.g. pages waiting for the task queue; empty when nothing."
+    )
 
     class Meta(DocumentSerializer.Meta):
-        fields = [*DocumentSerializer.Meta.fields, "pages"]
+        fields = [*DocumentSerializer.Meta.fields, "pages", "note"]
         read_only_fields = fields
+
+    def get_note(self, document: Document) -> str:
+        return selectors.document_note(unpublished=selectors.document_unpublished_pages(document=document))
 
 
 class DocumentUploadSerializer(serializers.Serializer):

@@ -14,13 +14,14 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 
-from scripts.local_redis import find_or_start_redis
+from scripts.local_redis import LocalRedis, find_or_start_redis, free_port, start_redis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_QUEUES = "default,pages,training"
@@ -78,6 +79,49 @@ def database_url_for(database: dict) -> str:
     return urlunsplit((base.scheme or "postgresql", netloc, f"/{database['NAME']}", "", ""))
 
 
+def worker_environment(*, broker_url: str, media_root: Path, model_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker process that shares the test database, media and models."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url_for(settings.DATABASES["default"]),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "CELERY_BROKER_URL": broker_url,
+        "MEDIA_ROOT": str(media_root),
+        "MODEL_DIR": str(model_dir),
+        "RETRAIN_STEPS": str(settings.RETRAIN_STEPS),
+        "RETRAIN_MIN_SAMPLES": str(settings.RETRAIN_MIN_SAMPLES),
+        "FEMNIST_DIR": str(settings.FEMNIST_DIR),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def start_celery_worker(*, app, name: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start a real `celery worker` process on all queues and wait until it answers a ping through `app`."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "hwr_site", "worker",
+        "--pool=solo", "--queues", WORKER_QUEUES, "--hostname", name,
+        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+    ]  # fmt: skip
+    with log_path.open("a") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + WORKER_READY_TIMEOUT
+    while not app.control.ping(destination=[name], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"Celery worker did not start; its log:\n{log_path.read_text()}")
+    return process
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup, django_db_blocker, media_root: Path, model_dir: Path, tmp_path_factory
@@ -91,36 +135,71 @@ def celery_worker_process(
 
     worker_name = f"pytest-{uuid.uuid4().hex[:8]}@localhost"
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for(settings.DATABASES["default"]),
-        "DATABASE_CONN_MAX_AGE": "0",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "MEDIA_ROOT": str(media_root),
-        "MODEL_DIR": str(model_dir),
-        "RETRAIN_STEPS": str(settings.RETRAIN_STEPS),
-        "RETRAIN_MIN_SAMPLES": str(settings.RETRAIN_MIN_SAMPLES),
-        "FEMNIST_DIR": str(settings.FEMNIST_DIR),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "hwr_site", "worker",
-        "--pool=solo", "--queues", WORKER_QUEUES, "--hostname", worker_name,
-        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = worker_environment(
+        broker_url=settings.CELERY_BROKER_URL, media_root=media_root, model_dir=model_dir
+    )
+    process = start_celery_worker(app=app, name=worker_name, env=env, log_path=log_path)
     try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT
-        while not app.control.ping(destination=[worker_name], timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Celery worker did not start; its log:\n{log_path.read_text()}")
         yield worker_name
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         if os.environ.get("HWR_SHOW_WORKER_LOG"):
             sys.stderr.write(log_path.read_text())
+
+
+@dataclass
+class PrivateBroker:
+    """A Redis of one test's own, which the test may stop and start again, and a Celery app sending to it."""
+
+    port: int
+    redis: LocalRedis | None
+    app: object
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+
+    def start(self) -> None:
+        if self.redis is None:
+            self.redis = start_redis(port=self.port)
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def messages(self, queue: str) -> list[dict]:
+        """The task messages waiting in a queue, oldest first (kombu pushes on the left)."""
+        import json
+
+        return [json.loads(raw) for raw in reversed(self.client().lrange(queue, 0, -1))]
+
+
+@pytest.fixture
+def private_broker():
+    """A private broker that the test process sends tasks to (the current Celery app) until the test ends.
+
+    Workers this test starts get `private_broker.url`; the session's worker never sees these
+    tasks, and the test may stop the broker to see what happens when it is down.
+    """
+    from celery import Celery, current_app
+
+    port = free_port()
+    app = Celery("hwr_site_private_broker", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    broker = PrivateBroker(port=port, redis=start_redis(port=port), app=app)
+    # CELERY_BROKER_URL in the environment outranks broker_url; the write and read URLs outrank it.
+    app.conf.update(broker_write_url=broker.url, broker_read_url=broker.url)
+    previous = current_app._get_current_object()
+    app.set_current()
+    try:
+        yield broker
+    finally:
+        previous.set_current()
+        app.close()
+        broker.stop()

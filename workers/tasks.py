@@ -44,7 +44,8 @@ def answer_worker_probe(probe_id: int) -> None:
 def process_page(self, page_id: int) -> None:
     """Recognize one page of a document."""
     try:
-        page_process(page_id=page_id, read_page=readers.read_page)
+        # A retry continues this task's own claim; a fresh delivery must not take a page a live worker reads.
+        page_process(page_id=page_id, read_page=readers.read_page, retry=self.request.retries > 0)
     except Page.DoesNotExist:
         logger.info("Page %s no longer exists (its document was deleted); nothing to do.", page_id)
     except SoftTimeLimitExceeded:

@@ -1,6 +1,9 @@
 """The page status machine: reading stores fields once, bad pages fail with a reason, documents follow."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from recognition.models import Document, FieldResult, Page
 from recognition.services.documents import document_upload
@@ -65,9 +68,12 @@ def test_a_finished_page_is_not_read_again(alice, check_template):
 def test_a_page_taken_by_a_worker_that_died_is_read_again_until_the_attempt_cap(alice, check_template):
     document = upload(alice, check_template)
     page = document.pages.get()
-    # Workers that died mid-page leave it in processing; the redelivered task takes it again.
+    # Workers that died mid-page leave it in processing with a silent heartbeat; the redelivered
+    # task takes it again.
+    long_ago = timezone.now() - timedelta(hours=1)
     for _ in range(MAX_PAGE_ATTEMPTS):
         assert page_claim(page_id=page.pk) is not None
+        Page.objects.filter(pk=page.pk).update(heartbeat_at=long_ago, started_at=long_ago)
     assert page_claim(page_id=page.pk) is None
     page.refresh_from_db()
     assert page.status == Page.Status.FAILED

@@ -16,6 +16,8 @@
         bar.max = progress.pages_total;
         bar.value = progress.pages_finished;
         text.textContent = `${progress.pages_finished} of ${progress.pages_total} pages read`;
+        const note = document.getElementById("document-note");
+        if (note) { note.textContent = progress.note; note.hidden = !progress.note; }
         for (const page of progress.pages) {
           const label = document.querySelector(`#page-${page.number} .page-status`);
           if (label) { label.textContent = page.status; label.className = `page-status status-${page.status}`; }

@@ -98,7 +98,11 @@ class Page(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
     number = models.PositiveIntegerField(help_text="1-based position in the document.")
     source_name = models.CharField(max_length=255, help_text="The uploaded file this page came from.")
-    image = models.ImageField(upload_to="pages/")
+    # The uploaded file, stored once as it came, and which of its pages this is: the worker decodes
+    # only this page. (Pages stored by older versions have a decoded `image` instead.)
+    source_file = models.FileField(upload_to="sources/", blank=True)
+    source_page = models.PositiveIntegerField(default=1, help_text="1-based page of the source file.")
+    image = models.ImageField(upload_to="pages/", blank=True)
     # The page warped into template coordinates: field and character crops come from it.
     aligned_image = models.ImageField(upload_to="aligned/", blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)

@@ -19,8 +19,9 @@ from recognition.exceptions import DomainError, Forbidden, InvalidInput, NotFoun
 from recognition.models import FieldResult, FormTemplate, Page
 from recognition.permissions import can_upload, is_admin, is_reviewer
 from recognition.services.documents import document_upload
-from recognition.services.images import crop_png
+from recognition.services.images import crop_png, encode_png
 from recognition.services.models import check_model_kind, model_promote, model_rollback
+from recognition.services.pages import page_decode
 from recognition.services.retraining import retraining_request, training_sample_set_excluded
 from recognition.services.review import field_accept, field_correct
 from recognition.services.templates import check_template_image, template_save
@@ -163,7 +164,16 @@ def page_image(request: HttpRequest, page_id: int) -> HttpResponse:
     if page is None:
         raise NotFound("No such page.")
     selectors.document_get_for_user(user=request.user, document_id=page.document_id)
-    return FileResponse(page.image.open("rb"), content_type="image/png")
+    if page.image:
+        return FileResponse(page.image.open("rb"), content_type="image/png")
+    try:
+        # One page decoded alone (within the upload's pixel cap), not the whole file.
+        png = encode_png(page_decode(page))
+    except ValueError as error:
+        raise NotFound(f"This page cannot be shown: {error}.") from error
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required

@@ -58,7 +58,12 @@ def process_page(self, page_id: int) -> None:
         raise self.retry(exc=error, countdown=2**self.request.retries) from error
     except Exception as error:
         # A bug, not the page's fault: record it on the page so it does not spin forever, and log it.
-        page_fail(page_id=page_id, reason=f"Internal error while reading the page ({type(error).__name__}).")
+        page_fail(
+            page_id=page_id,
+            reason=f"This page could not be read because of a fault in the recognition software "
+            f"({type(error).__name__}); it is logged for the administrators. Uploading it again will "
+            "not help until it is fixed.",
+        )
         raise
 
 

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
 from recognition.exceptions import InvalidInput
 from recognition.models import Document, FormTemplate, Page
-from recognition.services.images import encode_png
 from recognition.services.pages import pages_enqueue
 
 
@@ -28,18 +26,22 @@ class UploadedFileLike(Protocol):
 
 @dataclass
 class CheckedFile:
-    """An uploaded file that passed every check, decoded into its pages."""
+    """An uploaded file that passed every check: its bytes, format and page sizes (nothing decoded)."""
 
     name: str
-    pages: list[np.ndarray]
+    data: bytes
+    file_format: str
+    page_sizes: list[tuple[int, int]]
 
 
 def check_upload_files(*, files: Sequence[UploadedFileLike]) -> list[CheckedFile]:
-    """Validate uploaded files by content, size, page count and pixels; return their decoded pages.
+    """Validate uploaded files by content, size, page count and pixels, from their headers alone.
 
-    Nothing is stored here, so a refused file leaves nothing behind.
+    Nothing is stored, and no page is decoded here: a file of many huge frames
+    costs the web process its bytes only (each page is decoded by the worker
+    that reads it). A refused file leaves nothing behind.
     """
-    from recognition.engine.pages.load import load_pages
+    from recognition.engine.pages.load import inspect_pages
 
     if not files:
         raise InvalidInput("Choose at least one file to upload.")
@@ -61,30 +63,47 @@ def check_upload_files(*, files: Sequence[UploadedFileLike]) -> list[CheckedFile
                 f"{name}: the file is larger than the limit of {settings.UPLOAD_MAX_FILE_BYTES} bytes."
             )
         try:
-            pages = load_pages(
+            file_format, page_sizes = inspect_pages(
                 data, max_pages=settings.UPLOAD_MAX_PAGES, max_pixels=settings.UPLOAD_MAX_PIXELS
             )
         except ValueError as error:
             raise InvalidInput(f"{name}: {error}.") from error
-        total_pages += len(pages)
+        total_pages += len(page_sizes)
         if total_pages > settings.UPLOAD_MAX_PAGES * settings.UPLOAD_MAX_FILES:
             raise InvalidInput("This upload has too many pages in all; split it into several uploads.")
-        checked.append(CheckedFile(name=name, pages=pages))
+        checked.append(CheckedFile(name=name, data=data, file_format=file_format, page_sizes=page_sizes))
     return checked
 
 
+SOURCE_EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
+
+
 def document_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFileLike]) -> Document:
-    """Check the files, then store a document with one page per image page and queue each page."""
+    """Check the files, then store a document with one page per page of each file and queue each page.
+
+    Each file is stored once, as uploaded; its pages point into it and are
+    decoded one at a time by the workers.
+    """
     checked = check_upload_files(files=files)
     name = checked[0].name if len(checked) == 1 else f"{checked[0].name} and {len(checked) - 1} more"
     with transaction.atomic():
         document = Document.objects.create(owner=owner, template=template, name=name)
         number = 0
         for checked_file in checked:
-            for image in checked_file.pages:
+            stored_name = None
+            for index in range(len(checked_file.page_sizes)):
                 number += 1
-                page = Page(document=document, number=number, source_name=checked_file.name)
-                page.image.save(f"{uuid.uuid4().hex}.png", ContentFile(encode_png(image)), save=False)
+                page = Page(
+                    document=document, number=number, source_name=checked_file.name, source_page=index + 1
+                )
+                if stored_name is None:
+                    extension = SOURCE_EXTENSIONS[checked_file.file_format]
+                    page.source_file.save(
+                        f"{uuid.uuid4().hex}.{extension}", ContentFile(checked_file.data), save=False
+                    )
+                    stored_name = page.source_file.name
+                else:
+                    page.source_file.name = stored_name
                 page.save()
         page_ids = list(document.pages.values_list("pk", flat=True))
         transaction.on_commit(lambda: pages_enqueue(page_ids=page_ids))

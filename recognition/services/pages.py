@@ -186,17 +186,34 @@ def page_process(
         return _page_read(page, read_page)
 
 
+def page_decode(page: Page) -> np.ndarray:
+    """This page decoded alone out of its source file (grayscale uint8); ValueError when unreadable."""
+    from recognition.engine.pages.load import load_page, load_page_at
+
+    max_pixels = max(settings.UPLOAD_MAX_PIXELS, 1)
+    if page.source_file:
+        return load_page_at(page.source_file.path, page.source_page - 1, max_pixels=max_pixels)
+    return load_page(page.image.path, max_pixels=max_pixels)
+
+
 def _page_read(page: Page, read_page: Callable[[dict, np.ndarray], PageReadingLike]) -> Page:
     """Decode the claimed page, read it and store the reading, or fail the page with the reason."""
-    from recognition.engine.pages.load import load_page
+    import cv2
 
     page_id = page.pk
-
-    image = load_page(page.image.path, max_pixels=max(settings.UPLOAD_MAX_PIXELS, 1))
     try:
+        image = page_decode(page)
         reading = read_page(template_for_engine(page.document.template), image)
     except ValueError as error:
         return page_fail(page_id=page_id, reason=_reason_for(error))
+    except cv2.error as error:
+        # OpenCV refuses some images outright (an assertion deep in a transform); say so plainly.
+        logger.warning("Page %s: OpenCV refused the page: %s", page_id, error)
+        return page_fail(
+            page_id=page_id,
+            reason="The page could not be aligned to the template: the image is unusable for the "
+            "aligner (too small, too thin or empty after cleaning). Scan it again at full size.",
+        )
     return page_store_reading(page_id=page_id, result=reading.result, aligned=reading.aligned)
 
 

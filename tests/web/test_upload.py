@@ -151,3 +151,52 @@ def test_upload_page_offers_the_bundled_check(client_for, alice, check_template)
     response = client_for(alice).get(reverse("upload"))
     assert response.status_code == 200
     assert "check (bank check)" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_page_of_an_absurd_shape_is_refused_at_upload_with_the_reason(client_for, alice, check_template):
+    response = post_upload(client_for(alice), check_template, upload_file("strip.png", png_bytes(20000, 10)))
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "strip.png: page 1 is 20000x10 pixels: too small to be a scanned page" in text
+    assert Document.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_page_that_passed_the_header_checks_but_cannot_be_decoded_fails_with_the_reason(
+    alice, check_template
+):
+    from recognition.services.documents import document_upload
+    from recognition.services.pages import page_process
+
+    whole = png_bytes(400, 300, 17)
+    # The header is intact, the pixel data is cut off: only decoding finds out.
+    document = document_upload(
+        owner=alice, template=check_template, files=[upload_file("cut.png", whole[: len(whole) // 2])]
+    )
+    page = document.pages.get()
+    page_process(page_id=page.pk, read_page=lambda _template, _image: pytest.fail("must not be read"))
+    page.refresh_from_db()
+    assert page.status == Page.Status.FAILED
+    assert "corrupt or truncated PNG file" in page.error
+
+
+@pytest.mark.django_db
+def test_a_multi_page_tiff_is_stored_once_and_each_page_decoded_alone(alice, check_template, client_for):
+    from recognition.services.documents import document_upload
+    from recognition.services.pages import page_decode
+
+    frames = [Image.fromarray(np.full((300, 400), value, dtype=np.uint8)) for value in (10, 120, 240)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    document = document_upload(
+        owner=alice, template=check_template, files=[upload_file("three.tif", buffer.getvalue())]
+    )
+    pages = list(document.pages.all())
+    assert [(page.number, page.source_page) for page in pages] == [(1, 1), (2, 2), (3, 3)]
+    assert len({page.source_file.name for page in pages}) == 1
+    assert [int(page_decode(page)[0, 0]) for page in pages] == [10, 120, 240]
+    image = client_for(alice).get(reverse("page-image", args=[pages[1].pk]))
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(image.content)) as shown:
+        assert shown.size == (400, 300) and shown.getpixel((0, 0)) == 120

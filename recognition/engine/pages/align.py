@@ -81,7 +81,8 @@ def _downscale(gray: np.ndarray, width: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, width / gray.shape[1])
     if scale >= 1.0:
         return gray, 1.0
-    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+    # At least one pixel each way: OpenCV asserts on an empty size (a very thin page).
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
 
 

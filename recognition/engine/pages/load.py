@@ -1,4 +1,9 @@
-"""Load scanned pages (PNG, JPEG, TIFF, PDF) from bytes or a path as grayscale uint8 arrays."""
+"""Load scanned pages (PNG, JPEG, TIFF, PDF) from bytes or a path as grayscale uint8 arrays.
+
+inspect_pages reads only the file's headers (frame count and sizes, PDF page
+boxes), so an upload is checked against the caps without decoding a pixel;
+load_page_at then decodes one page at a time where the page is read.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ PDF_DPI = 200
 DEFAULT_MAX_PAGES = 50
 # 60 megapixels is an A3 page at 600 dpi; anything larger is a mistake or a decompression bomb.
 DEFAULT_MAX_PIXELS = 60_000_000
+# A scanned page, a check or a form strip is never thinner than this, nor this many times longer than
+# wide: such an image is a mistake, and the page aligner cannot work on it.
+MIN_PAGE_SIDE = 32
+MAX_ASPECT_RATIO = 12.0
 
 # Magic numbers: the first bytes of each format we read, so the file name never decides.
 MAGIC_NUMBERS = (
@@ -75,6 +84,115 @@ def _check_pixels(width: int, height: int, max_pixels: int, page_number: int) ->
             f"page {page_number} is {width}x{height} = {width * height} pixels, more than the limit of "
             f"{max_pixels} (refused as a possible decompression bomb)"
         )
+    if min(width, height) < MIN_PAGE_SIDE:
+        raise ValueError(
+            f"page {page_number} is {width}x{height} pixels: too small to be a scanned page "
+            f"(each side needs at least {MIN_PAGE_SIDE} pixels)"
+        )
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT_RATIO:
+        raise ValueError(
+            f"page {page_number} is {width}x{height} pixels, {ratio:.0f} times longer than it is wide: "
+            f"not a scanned page (at most {MAX_ASPECT_RATIO:.0f} times)"
+        )
+
+
+def inspect_pages(
+    source: bytes | bytearray | str | Path,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    pdf_dpi: int = PDF_DPI,
+) -> tuple[str, list[tuple[int, int]]]:
+    """The format and the (width, height) in pixels of every page, read from the headers alone.
+
+    Nothing is decoded, so a file of many huge frames costs no memory here; the
+    same caps as load_pages apply (page count, pixels, shape), with the same messages.
+    """
+    data = read_source(source)
+    file_format = sniff_format(data)
+    if file_format == "pdf":
+        return file_format, _inspect_pdf(data, max_pages, max_pixels, pdf_dpi)
+    return file_format, _inspect_raster(data, file_format, max_pages, max_pixels)
+
+
+def _open_raster(data: bytes, file_format: str) -> Image.Image:
+    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
+    try:
+        return Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"corrupt or unreadable {file_format.upper()} file: {error}") from error
+
+
+def _inspect_raster(data: bytes, file_format: str, max_pages: int, max_pixels: int) -> list[tuple[int, int]]:
+    with _open_raster(data, file_format) as image:
+        try:
+            # Only TIFF pages are pages; an animated PNG is read as its first frame.
+            frame_count = getattr(image, "n_frames", 1) if file_format == "tiff" else 1
+            if frame_count > max_pages:
+                raise ValueError(f"the file has {frame_count} pages, more than the limit of {max_pages}")
+            sizes = []
+            for index in range(frame_count):
+                image.seek(index)  # parses the frame's header (a TIFF IFD), decodes nothing
+                _check_pixels(image.width, image.height, max_pixels, index + 1)
+                sizes.append((image.width, image.height))
+        except (OSError, SyntaxError, EOFError) as error:
+            raise ValueError(f"corrupt or truncated {file_format.upper()} file: {error}") from error
+    return sizes
+
+
+def _inspect_pdf(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> list[tuple[int, int]]:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as error:
+        raise ValueError(f"corrupt or unreadable PDF file: {error}") from error
+    try:
+        page_count = len(document)
+        if page_count == 0:
+            raise ValueError("the PDF file holds no page")
+        if page_count > max_pages:
+            raise ValueError(f"the PDF has {page_count} pages, more than the limit of {max_pages}")
+        scale = dpi / 72.0
+        sizes = []
+        for index in range(page_count):
+            width_points, height_points = document[index].get_size()
+            width, height = round(width_points * scale), round(height_points * scale)
+            _check_pixels(width, height, max_pixels, index + 1)
+            sizes.append((width, height))
+        return sizes
+    finally:
+        document.close()
+
+
+def load_page_at(
+    source: bytes | bytearray | str | Path,
+    index: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    pdf_dpi: int = PDF_DPI,
+) -> np.ndarray:
+    """Decode only page `index` (0-based) of a file, as load_pages would: one page in memory, not all."""
+    data = read_source(source)
+    file_format = sniff_format(data)
+    if file_format == "pdf":
+        return _load_pdf(data, index + 1, max_pixels, pdf_dpi, only=index)[0]
+    if file_format != "tiff":
+        if index != 0:
+            raise ValueError(f"a {file_format.upper()} file has one page, not {index + 1}")
+        return _load_raster(data, file_format, 1, max_pixels)[0]
+    with _open_raster(data, file_format) as image:
+        try:
+            frame_count = getattr(image, "n_frames", 1)
+            if index >= frame_count:
+                raise ValueError(f"the file has {frame_count} pages, not {index + 1}")
+            image.seek(index)
+            _check_pixels(image.width, image.height, max_pixels, index + 1)
+            image.load()
+            return _to_gray(ImageOps.exif_transpose(image))
+        except ValueError:
+            raise
+        except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+            raise ValueError(f"corrupt or truncated {file_format.upper()} file: {error}") from error
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:
@@ -108,11 +226,7 @@ def _fast_decode(data: bytes, file_format: str) -> np.ndarray | None:
 
 
 def _load_raster(data: bytes, file_format: str, max_pages: int, max_pixels: int) -> list[np.ndarray]:
-    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
-    try:
-        image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"corrupt or unreadable {file_format.upper()} file: {error}") from error
+    image = _open_raster(data, file_format)
     pages = []
     try:
         for page_number, frame in enumerate(ImageSequence.Iterator(image), start=1):
@@ -138,7 +252,9 @@ def _load_raster(data: bytes, file_format: str, max_pages: int, max_pixels: int)
     return pages
 
 
-def _load_pdf(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> list[np.ndarray]:
+def _load_pdf(
+    data: bytes, max_pages: int, max_pixels: int, dpi: int, only: int | None = None
+) -> list[np.ndarray]:
     import pypdfium2 as pdfium  # imported here: only PDF uploads pay for it
 
     try:
@@ -149,11 +265,13 @@ def _load_pdf(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> list[np
         page_count = len(document)
         if page_count == 0:
             raise ValueError("the PDF file holds no page")
-        if page_count > max_pages:
+        if only is None and page_count > max_pages:
             raise ValueError(f"the PDF has {page_count} pages, more than the limit of {max_pages}")
+        if only is not None and only >= page_count:
+            raise ValueError(f"the PDF has {page_count} pages, not {only + 1}")
         scale = dpi / 72.0
         pages = []
-        for index in range(page_count):
+        for index in range(page_count) if only is None else [only]:
             page = document[index]
             width_points, height_points = page.get_size()
             _check_pixels(round(width_points * scale), round(height_points * scale), max_pixels, index + 1)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from recognition import selectors
 from recognition.exceptions import Forbidden
 from recognition.models import Document, FieldResult, ModelVersion, TrainingSample
-from recognition.permissions import IsAdmin, IsAdminOrReadOnly, can_upload
+from recognition.permissions import IsAdmin, IsAdminOrReadOnly, IsReviewer, can_upload, is_reviewer
 from recognition.serializers import (
     DocumentDetailSerializer,
     DocumentSerializer,
@@ -34,6 +34,16 @@ from recognition.services.models import check_model_kind, model_promote, model_r
 from recognition.services.retraining import retraining_request, training_sample_set_excluded
 from recognition.services.review import field_accept, field_correct
 from recognition.services.templates import template_save
+
+# Ids are 64-bit: a larger number names nothing (and SQLite cannot even compare with it).
+MAX_ID = 2**63 - 1
+
+
+def id_parameter(value: str, name: str) -> int:
+    """A query parameter that names a row by id; a 400 that says why when it cannot."""
+    if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+        raise serializers.ValidationError({name: [f"Give a {name} id: a whole number from 1 to {MAX_ID}."]})
+    return int(value)
 
 
 class HealthView(APIView):
@@ -130,17 +140,24 @@ class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
+    def get_permissions(self):
+        if self.action in ("correct", "accept"):
+            return [IsAuthenticated(), IsReviewer()]
+        return super().get_permissions()
+
     def get_queryset(self):
         params = self.request.query_params
         if params.get("needs_review", "").lower() in ("1", "true", "yes"):
+            if not is_reviewer(self.request.user):
+                raise Forbidden("Only reviewers see the review queue.")
             fields = selectors.review_queue(user=self.request.user)
         else:
             fields = selectors.field_list_for_user(user=self.request.user).order_by(
                 "page__document_id", "page__number", "position"
             )
         document = params.get("document")
-        if document and document.isdigit():
-            fields = fields.filter(page__document_id=int(document))
+        if document is not None:
+            fields = fields.filter(page__document_id=id_parameter(document, "document"))
         return fields
 
     @extend_schema(request=FieldCorrectSerializer, responses=FieldSerializer)

@@ -113,7 +113,6 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "id",
             "kind",
             "version",
-            "path",
             "metrics",
             "status",
             "parent",

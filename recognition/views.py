@@ -197,8 +197,7 @@ def field_crop(request: HttpRequest, field_id: int) -> HttpResponse:
 @require_GET
 @handle_domain_errors
 def review_queue(request: HttpRequest) -> HttpResponse:
-    if not is_reviewer(request.user):
-        raise Forbidden("Only reviewers see the review queue.")
+    _require_reviewer(request.user)
     queue = selectors.review_queue(user=request.user)
     context = {
         "fields": queue[:200],
@@ -209,13 +208,21 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "recognition/review_queue.html", context)
 
 
+def _require_reviewer(user) -> None:
+    # Corrections become training labels: only reviewers and admins review, never the uploader.
+    if not is_reviewer(user):
+        raise Forbidden("Only reviewers review and correct fields; ask an admin to add you to the reviewers.")
+
+
 @login_required
 @require_GET
+@handle_domain_errors
 def review_next(request: HttpRequest) -> HttpResponse:
+    _require_reviewer(request.user)
     field = selectors.review_next(user=request.user)
     if field is None:
         messages.info(request, "Nothing left to review.")
-        return redirect("review-queue" if is_reviewer(request.user) else "document-list")
+        return redirect("review-queue")
     return redirect("review-field", field_id=field.pk)
 
 
@@ -224,6 +231,7 @@ def review_next(request: HttpRequest) -> HttpResponse:
 @handle_domain_errors
 def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
     """The keyboard-first review screen: Enter saves the typed text, Tab accepts as read."""
+    _require_reviewer(request.user)
     field = selectors.field_get_for_user(user=request.user, field_id=field_id)
     if request.method == "POST":
         try:

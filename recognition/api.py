@@ -2,9 +2,12 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +32,7 @@ from recognition.serializers import (
     TemplateSerializer,
     TrainingSampleSerializer,
 )
+from recognition.services.accounts import api_token_get_or_create
 from recognition.services.documents import document_upload
 from recognition.services.models import check_model_kind, model_promote, model_rollback
 from recognition.services.retraining import retraining_request, training_sample_set_excluded
@@ -44,6 +48,24 @@ def id_parameter(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) <= MAX_ID:
         raise serializers.ValidationError({name: [f"Give a {name} id: a whole number from 1 to {MAX_ID}."]})
     return int(value)
+
+
+class AuthTokenView(ObtainAuthToken):
+    """Trade a user name and password for the user's API token (made on first use)."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses={200: inline_serializer("AuthToken", {"token": serializers.CharField()})},
+        auth=[],
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token = api_token_get_or_create(user=body.validated_data["user"])
+        return Response({"token": token.key})
 
 
 class HealthView(APIView):

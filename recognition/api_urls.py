@@ -15,5 +15,6 @@ router.register("training-samples", api.TrainingSampleViewSet, basename="api-tra
 
 urlpatterns = [
     path("health/", api.HealthView.as_view(), name="api-health"),
+    path("auth/token/", api.AuthTokenView.as_view(), name="api-auth-token"),
     *router.urls,
 ]

@@ -7,6 +7,7 @@ from recognition import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    path("account/token/", views.api_token, name="api-token"),
     path("upload/", views.upload, name="upload"),
     path("documents/", views.document_list, name="document-list"),
     path("documents/<int:document_id>/", views.document_detail, name="document-detail"),

@@ -18,6 +18,7 @@ from recognition import selectors
 from recognition.exceptions import DomainError, Forbidden, InvalidInput, NotFound, handle_domain_errors
 from recognition.models import FieldResult, FormTemplate, Page
 from recognition.permissions import can_upload, is_admin, is_reviewer
+from recognition.services.accounts import api_token_get_or_create, api_token_replace
 from recognition.services.documents import document_upload
 from recognition.services.images import crop_png, encode_png
 from recognition.services.models import check_model_kind, model_promote, model_rollback
@@ -41,6 +42,24 @@ def health(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and the run script: database, broker and worker state."""
     status = selectors.system_status()
     return JsonResponse(status, status=200 if status["database"] and status["broker"] else 503)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Your API token: shown, made on request, or replaced (the old one stops working)."""
+    from rest_framework.authtoken.models import Token
+
+    if request.method == "POST":
+        if request.POST.get("action") == "replace":
+            api_token_replace(user=request.user)
+            messages.info(request, "Your API token was replaced; the old one no longer works.")
+        else:
+            api_token_get_or_create(user=request.user)
+        return redirect("api-token")
+    token = Token.objects.filter(user=request.user).first()
+    context = {"token": token, "api_root": request.build_absolute_uri("/api/")}
+    return render(request, "recognition/api_token.html", context)
 
 
 # --- documents --------------------------------------------------------------------------------

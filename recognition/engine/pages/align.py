@@ -174,8 +174,12 @@ def _plausible(homography: np.ndarray, page_shape: tuple[int, int], template_siz
     if not cv2.isContourConvex(page_corners.astype(np.float32)):
         return "the form would be folded"
     area_ratio = cv2.contourArea(page_corners) / float(width * height)
-    if not 0.05 < area_ratio < 20:
-        return f"implausible scale (area ratio {area_ratio:.2f})"
+    # The form may fill the page at any resolution: a 600 dpi scan of a form drawn at 100 dpi holds it
+    # at 36 times the template's area. Larger than the whole page (with a margin of error) it cannot be.
+    page_area_ratio = page_shape[0] * page_shape[1] / float(width * height)
+    max_area_ratio = max(20.0, 1.5 * page_area_ratio)
+    if not 0.05 < area_ratio < max_area_ratio:
+        return f"implausible scale (area ratio {area_ratio:.2f}, the page allows {max_area_ratio:.1f})"
     sides = np.linalg.norm(np.roll(page_corners, -1, axis=0) - page_corners, axis=1)
     if sides[0] / max(sides[2], 1e-6) > 1.5 or sides[0] / max(sides[2], 1e-6) < 0.67:
         return "too much perspective"

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from recognition.exceptions import NotFound
@@ -95,12 +95,17 @@ def review_queue(*, user) -> QuerySet[FieldResult]:
     )
 
 
-def review_next(*, user, after_field_id: int | None = None) -> FieldResult | None:
-    """The next field to review; `after_field_id` skips the field just handled even if still pending."""
+def review_next(*, user, after: FieldResult | None = None) -> FieldResult | None:
+    """The next field to review: the first of the queue, or the one after `after` in the queue's order.
+
+    With `after`, fields before it (skipped ones) come round again only once the end is reached, and
+    `after` itself never comes next, even while it is still pending.
+    """
     queue = review_queue(user=user)
-    if after_field_id is not None:
-        queue = queue.exclude(pk=after_field_id)
-    return queue.first()
+    if after is None:
+        return queue.first()
+    later = queue.filter(Q(confidence__gt=after.confidence) | Q(confidence=after.confidence, pk__gt=after.pk))
+    return later.first() or queue.exclude(pk=after.pk).first()
 
 
 def auto_accept_error_rate(*, user) -> dict:

@@ -249,7 +249,8 @@ def review_next(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @handle_domain_errors
 def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
-    """The keyboard-first review screen: Enter saves the typed text, Tab accepts as read."""
+    """The keyboard-first review screen: Enter saves the typed text; accept, skip and back are buttons
+    with their own keys (Ctrl+Enter, Page Down, Page Up), so Tab only moves the focus."""
     _require_reviewer(request.user)
     field = selectors.field_get_for_user(user=request.user, field_id=field_id)
     if request.method == "POST":
@@ -260,7 +261,7 @@ def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
                 field_correct(field_id=field.pk, user=request.user, text=request.POST.get("text", ""))
         except DomainError as error:
             return _render_review(request, field, error=error.message, status=error.http_status)
-        following = selectors.review_next(user=request.user, after_field_id=field.pk)
+        following = selectors.review_next(user=request.user, after=field)
         if following is None:
             messages.info(request, "Nothing left to review.")
             return redirect("document-detail", document_id=field.page.document_id)
@@ -286,14 +287,35 @@ def _render_review(
                 "alternatives": alternatives,
             }
         )
+    following = selectors.review_next(user=request.user, after=field)
     context = {
         "field": field,
         "document": field.page.document,
         "chars": chars,
         "error": error,
         "remaining": selectors.review_queue(user=request.user).count(),
+        "skip_to": following,
+        "back_to": _review_trail_previous(request, field),
     }
     return render(request, "recognition/review_field.html", context, status=status)
+
+
+REVIEW_TRAIL_LENGTH = 50
+
+
+def _review_trail_previous(request: HttpRequest, field: FieldResult) -> int | None:
+    """Record the field in this session's review trail; the field opened before it (for Back), if any.
+
+    Opened through Back (?back=1), the trail is cut back to the field instead, so Back again goes
+    further back rather than forth.
+    """
+    trail = [pk for pk in request.session.get("review_trail", []) if isinstance(pk, int)]
+    if request.GET.get("back") and field.pk in trail:
+        trail = trail[: trail.index(field.pk) + 1]
+    elif not trail or trail[-1] != field.pk:
+        trail = [*trail, field.pk][-REVIEW_TRAIL_LENGTH:]
+    request.session["review_trail"] = trail
+    return trail[-2] if len(trail) >= 2 else None
 
 
 # --- templates --------------------------------------------------------------------------------

@@ -136,12 +136,19 @@ def test_keyboard_only_review(page, live_server, read_document):
     page.keyboard.type("anne")
     page.keyboard.press("Enter")
     page.wait_for_url(live_server.url + reverse("review-field", args=[date.pk]))
-    # Tab accepts the field as read and opens the next one.
+    # Tab only moves the focus (it used to accept the field as read).
     page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "save-button"
+    assert page.url == live_server.url + reverse("review-field", args=[date.pk])
+    # Page Down skips the date; it stays in the queue and comes round again after the amount.
+    page.keyboard.press("PageDown")
     page.wait_for_url(live_server.url + reverse("review-field", args=[amount.pk]))
     page.keyboard.press("Control+A")
     page.keyboard.type("13")
     page.keyboard.press("Enter")
+    page.wait_for_url(live_server.url + reverse("review-field", args=[date.pk]))
+    # Ctrl+Enter accepts the field as read; nothing is left, so the document opens.
+    page.keyboard.press("Control+Enter")
     page.wait_for_url(f"**{reverse('document-detail', args=[payee.page.document_id])}")
 
     payee.refresh_from_db()

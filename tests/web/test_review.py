@@ -70,7 +70,7 @@ def test_enter_saves_the_correction_and_opens_the_next_field(read_document, alic
     assert (first.text, first.recognized_text, first.review_state) == ("ANNE", "ANNA", "corrected")
     assert first.reviewed_by == reviewer
 
-    # Tab: accept as read; the field leaves the queue without a correction.
+    # Accept as read (its button, or Ctrl+Enter): the field leaves the queue without a correction.
     response = client.post(reverse("review-field", args=[date.pk]), {"action": "accept"})
     date.refresh_from_db()
     assert date.review_state == "accepted"

@@ -1,4 +1,6 @@
-// Keyboard-first review: Enter saves the typed text (the form's default), Tab accepts the field as read.
+// Keyboard-first review: Enter saves the typed text (the form's default), Ctrl+Enter accepts the field
+// as read, Page Down skips it, Page Up goes back. Tab is left to the browser: it only moves the focus,
+// so no habit of the hand accepts a wrong reading.
 (function () {
   "use strict";
   const form = document.getElementById("review-form");
@@ -12,12 +14,24 @@
     if (sent) { event.preventDefault(); return; }  // one save per field, even if Enter repeats
     sent = true;
   });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Tab" && !event.shiftKey) {
+
+  function follow(id) {
+    const link = document.getElementById(id);
+    if (link) window.location.assign(link.href);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       action.value = "accept";
       document.getElementById("accept-button").removeAttribute("name");
       form.requestSubmit();
+    } else if (event.key === "PageDown") {
+      event.preventDefault();
+      follow("skip-button");
+    } else if (event.key === "PageUp") {
+      event.preventDefault();
+      follow("back-button");
     }
   });
 })();

@@ -250,6 +250,63 @@ def export_rows(*, documents: Iterable[Document]) -> Iterator[dict]:
         }
 
 
+DOCUMENT_EXPORT_COLUMNS = [
+    "document_id",
+    "document",
+    "template",
+    "status",
+    "pages",
+    "uploaded_by",
+    "uploaded_at",
+]
+REVIEW_EXPORT_COLUMNS = ["reviewed_by", "reviewed_at"]
+
+
+def export_document_table(*, documents: Iterable[Document]) -> tuple[list[str], list[dict]]:
+    """One row per document, a column per field (its current text), and who reviewed it and when.
+
+    The field columns follow the templates' order; a field of a second or later page of a document
+    gets its own column, "name (page N)". `reviewed_by` lists everyone who accepted or corrected a
+    field of the document; `reviewed_at` is the last time one did.
+    """
+    documents = list(documents)
+    fields = (
+        FieldResult.objects.filter(page__document__in=documents)
+        .select_related("page", "reviewed_by")
+        .order_by("page__document_id", "page__number", "position")
+    )
+    by_document: dict[int, list[FieldResult]] = {}
+    for field in fields:
+        by_document.setdefault(field.page.document_id, []).append(field)
+    field_columns: list[str] = []
+    rows = []
+    for document in documents:
+        row = {
+            "document_id": document.pk,
+            "document": document.name,
+            "template": document.template.name,
+            "status": document.status,
+            "pages": document.pages.count(),
+            "uploaded_by": document.owner.get_username(),
+            "uploaded_at": document.created_at.isoformat(),
+        }
+        reviewers: list[str] = []
+        last_review = None
+        for field in by_document.get(document.pk, []):
+            column = field.name if field.page.number == 1 else f"{field.name} (page {field.page.number})"
+            if column not in field_columns:
+                field_columns.append(column)
+            row[column] = field.text
+            if field.reviewed_by is not None and field.reviewed_by.get_username() not in reviewers:
+                reviewers.append(field.reviewed_by.get_username())
+            if field.reviewed_at is not None and (last_review is None or field.reviewed_at > last_review):
+                last_review = field.reviewed_at
+        row["reviewed_by"] = ", ".join(reviewers)
+        row["reviewed_at"] = last_review.isoformat() if last_review else ""
+        rows.append(row)
+    return [*DOCUMENT_EXPORT_COLUMNS, *field_columns, *REVIEW_EXPORT_COLUMNS], rows
+
+
 def template_list() -> QuerySet[FormTemplate]:
     return FormTemplate.objects.all()
 

@@ -125,6 +125,9 @@ def document_export(request: HttpRequest, document_id: int, export_format: str) 
     document = selectors.document_get_for_user(user=request.user, document_id=document_id)
     if export_format == "json":
         return _json_download(selectors.document_results(document=document), f"document-{document.pk}.json")
+    if export_format == BY_DOCUMENT_CSV:
+        columns, rows = selectors.export_document_table(documents=[document])
+        return _csv_download(rows, f"document-{document.pk}-by-document.csv", columns=columns)
     return _csv_download(selectors.export_rows(documents=[document]), f"document-{document.pk}.csv")
 
 
@@ -143,12 +146,20 @@ def template_results_export(request: HttpRequest, template_id: int, export_forma
             "documents": [selectors.document_results(document=document) for document in documents],
         }
         return _json_download(payload, filename)
+    if export_format == BY_DOCUMENT_CSV:
+        columns, rows = selectors.export_document_table(documents=documents)
+        return _csv_download(rows, filename, columns=columns)
     return _csv_download(selectors.export_rows(documents=documents), filename)
 
 
+# Exports: CSV with a row per field, CSV with a row per document (a column per field), or JSON.
+BY_DOCUMENT_CSV = "by-document.csv"
+EXPORT_FORMATS = ("csv", BY_DOCUMENT_CSV, "json")
+
+
 def _check_export_format(export_format: str) -> None:
-    if export_format not in ("csv", "json"):
-        raise NotFound("Exports are CSV or JSON.")
+    if export_format not in EXPORT_FORMATS:
+        raise NotFound("Exports are CSV (by field or by document) or JSON.")
 
 
 def _json_download(payload: dict, filename: str) -> HttpResponse:
@@ -157,9 +168,9 @@ def _json_download(payload: dict, filename: str) -> HttpResponse:
     return response
 
 
-def _csv_download(rows, filename: str) -> HttpResponse:
+def _csv_download(rows, filename: str, *, columns: list[str] | None = None) -> HttpResponse:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=selectors.EXPORT_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=columns or selectors.EXPORT_COLUMNS, restval="")
     writer.writeheader()
     for row in rows:
         # A cell starting with = + - @ would run as a formula in a spreadsheet.

@@ -18,6 +18,7 @@ urlpatterns = [
         name="document-export",
     ),
     path("pages/<int:page_id>/image.png", views.page_image, name="page-image"),
+    path("pages/<int:page_id>/aligned.png", views.page_aligned_image, name="page-aligned-image"),
     path("fields/<int:field_id>/crop.png", views.field_crop, name="field-crop"),
     path("review/", views.review_queue, name="review-queue"),
     path("review/next/", views.review_next, name="review-next"),

@@ -100,13 +100,44 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 @handle_domain_errors
 def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
+    from recognition.engine.pages.align import MIN_SCORE
+
     document = selectors.document_get_for_user(user=request.user, document_id=document_id)
     pages = list(document.pages.order_by("number").prefetch_related("fields"))
-    return render(
-        request,
-        "recognition/document_detail.html",
-        {"document": document, "pages": pages, "progress": selectors.document_progress(document=document)},
-    )
+    width, height = document.template.definition.get("size", [0, 0])
+    context = {
+        "document": document,
+        "pages": [
+            {"page": page, "fields": [_field_view(field) for field in page.fields.all()]} for page in pages
+        ],
+        "progress": selectors.document_progress(document=document),
+        "template_width": width,
+        "template_height": height,
+        "min_alignment_score": MIN_SCORE,
+    }
+    return render(request, "recognition/document_detail.html", context)
+
+
+def confidence_level(confidence: float) -> str:
+    """How sure a reading is, as the pages colour it: high, medium or low."""
+    return "high" if confidence >= 0.9 else "medium" if confidence >= 0.6 else "low"
+
+
+def _field_view(field: FieldResult) -> dict:
+    """A field with its confidence level and each character's text, confidence, level and box."""
+    chars = []
+    for char in field.chars or []:
+        confidence = float(char.get("confidence", 0.0))
+        box = char.get("box")
+        chars.append(
+            {
+                "text": char.get("text", ""),
+                "confidence": confidence,
+                "level": confidence_level(confidence),
+                "box": box if isinstance(box, list | tuple) and len(box) == 4 else None,
+            }
+        )
+    return {"field": field, "level": confidence_level(field.confidence), "chars": chars}
 
 
 @login_required
@@ -209,6 +240,20 @@ def page_image(request: HttpRequest, page_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @handle_domain_errors
+def page_aligned_image(request: HttpRequest, page_id: int) -> HttpResponse:
+    """The page warped into template pixels, on which the field boxes are drawn."""
+    page = Page.objects.select_related("document").filter(pk=page_id).first()
+    if page is None:
+        raise NotFound("No such page.")
+    selectors.document_get_for_user(user=request.user, document_id=page.document_id)
+    if not page.aligned_image:
+        raise NotFound("This page has no aligned image.")
+    return FileResponse(page.aligned_image.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_GET
+@handle_domain_errors
 def field_crop(request: HttpRequest, field_id: int) -> HttpResponse:
     """The field's area of the aligned page (with a little margin), as PNG."""
     field = selectors.field_get_for_user(user=request.user, field_id=field_id)
@@ -286,7 +331,7 @@ def _render_review(
     chars = []
     for char in field.chars or []:
         confidence = float(char.get("confidence", 0.0))
-        level = "high" if confidence >= 0.9 else "medium" if confidence >= 0.6 else "low"
+        level = confidence_level(confidence)
         alternatives = ", ".join(
             f"{label} {probability:.0%}" for label, probability in char.get("alternatives", [])
         )

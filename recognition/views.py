@@ -407,20 +407,13 @@ def template_create(request: HttpRequest) -> HttpResponse:
                 definition = imported.read(1_000_000)
             else:
                 width, height = check_template_image(data=image_data)
-                # A new template starts with one placeholder field; the editor replaces it.
+                # A new template starts with no field: the admin draws them in the editor.
                 definition = {
                     "format": "hwr-form-template/1",
                     "name": request.POST.get("name", ""),
                     "image": "blank.png",
                     "size": [width, height],
-                    "fields": [
-                        {
-                            "name": "field_1",
-                            "kind": "digits",
-                            "box": [0, 0, min(width, 200), min(height, 60)],
-                            "cells": None,
-                        }
-                    ],
+                    "fields": [],
                 }
             template = template_save(
                 definition=definition,
@@ -449,7 +442,11 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
         except InvalidInput as error:
             return JsonResponse({"detail": error.message}, status=400)
         return JsonResponse({"ok": True, "definition": template.definition})
-    return render(request, "recognition/template_edit.html", {"template": template})
+    from recognition.engine.pages.templates import FIELD_KINDS as kinds
+
+    return render(
+        request, "recognition/template_edit.html", {"template": template, "field_kinds": list(kinds)}
+    )
 
 
 @login_required

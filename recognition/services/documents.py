@@ -84,6 +84,8 @@ def document_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFi
     Each file is stored once, as uploaded; its pages point into it and are
     decoded one at a time by the workers.
     """
+    if not template.fields:
+        raise InvalidInput(f"The template {template.name} has no fields yet: draw them in its editor first.")
     checked = check_upload_files(files=files)
     name = checked[0].name if len(checked) == 1 else f"{checked[0].name} and {len(checked) - 1} more"
     with transaction.atomic():

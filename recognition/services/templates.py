@@ -31,7 +31,8 @@ def check_template_definition(*, definition: Any, image_size: tuple[int, int] | 
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InvalidInput(f"The template is not valid JSON: {error}.") from error
     try:
-        parsed = parse_template(definition)
+        # A template may be saved before its fields are drawn; an upload refuses it until then.
+        parsed = parse_template(definition, allow_no_fields=True)
     except ValueError as error:
         raise InvalidInput(f"Invalid template: {error}.") from error
     if image_size is not None and tuple(parsed.size) != tuple(image_size):

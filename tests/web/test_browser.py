@@ -195,3 +195,61 @@ def test_template_editor_draws_a_field_and_saves_it(page, live_server):
     x, y, width, height = added["box"]
     assert abs(x - 40) <= 3 and abs(y - 420) <= 3 and abs(width - 300) <= 4 and abs(height - 80) <= 4
     assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_template_editor_moves_and_resizes_a_field_and_shows_whole_kind_names(page, live_server):
+    from recognition.services.templates import templates_seed_bundled
+
+    template = next(template for template in templates_seed_bundled() if template.name == "check")
+    make_user("ada", "admins")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, "ada")
+    page.goto(live_server.url + reverse("template-edit", args=[template.pk]))
+    page.wait_for_function("document.getElementById('editor-canvas').width === 1200")
+    box = page.locator("#editor-canvas").bounding_box()
+    scale = box["width"] / 1200
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box["x"] + x * scale, box["y"] + y * scale
+
+    # Every kind is offered, and no select cuts its names short.
+    options = page.locator("#field-table select").first.locator("option").all_inner_texts()
+    assert options == ["digits", "letters", "alnum", "date", "amount", "text"]
+    narrowest = page.evaluate(
+        """() => {
+          const measure = document.createElement("canvas").getContext("2d");
+          return Math.min(...[...document.querySelectorAll("#field-table select")].map((select) => {
+            measure.font = getComputedStyle(select).font;
+            const widths = [...select.options].map((option) => measure.measureText(option.text).width);
+            const longest = Math.max(...widths);
+            return select.clientWidth - longest;  // room left for the drop-down arrow
+          }));
+        }"""
+    )
+    assert narrowest >= 16, narrowest
+
+    first = template.fields[0]
+    x, y, width, height = first["box"]
+    # Drag from inside the box: it moves by (+30, +20).
+    page.mouse.move(*at(x + width / 2, y + height / 2))
+    page.mouse.down()
+    page.mouse.move(*at(x + width / 2 + 30, y + height / 2 + 20), steps=5)
+    page.mouse.up()
+    # Drag its bottom-right corner: it grows by (+40, +10).
+    page.mouse.move(*at(x + 30 + width, y + 20 + height))
+    page.mouse.down()
+    page.mouse.move(*at(x + 30 + width + 40, y + 20 + height + 10), steps=5)
+    page.mouse.up()
+    assert page.locator("#field-table tbody tr").count() == len(template.fields)  # nothing new was drawn
+    page.click("#save-template")
+    page.wait_for_selector("#save-status.ok")
+
+    template.refresh_from_db()
+    moved = template.fields[0]
+    assert moved["name"] == first["name"]
+    new_x, new_y, new_width, new_height = moved["box"]
+    assert abs(new_x - (x + 30)) <= 3 and abs(new_y - (y + 20)) <= 3
+    assert abs(new_width - (width + 40)) <= 4 and abs(new_height - (height + 10)) <= 4
+    assert errors == []

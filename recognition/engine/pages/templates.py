@@ -125,8 +125,13 @@ def parse_field(data: object, index: int, size: tuple[int, int]) -> FieldSpec:
     return FieldSpec(name=name, kind=kind, box=(x, y, width, height), cells=cells)
 
 
-def parse_template(data: object, base_dir: str | Path | None = None) -> FormTemplate:
-    """Validate a template document (already parsed from JSON); `image` resolves against base_dir."""
+def parse_template(
+    data: object, base_dir: str | Path | None = None, *, allow_no_fields: bool = False
+) -> FormTemplate:
+    """Validate a template document (already parsed from JSON); `image` resolves against base_dir.
+
+    `allow_no_fields` accepts a template still being drawn (no field yet); nothing can be read with it.
+    """
     if not isinstance(data, dict):
         raise ValueError("a template must be a JSON object")
     if data.get("format") != TEMPLATE_FORMAT:
@@ -149,7 +154,7 @@ def parse_template(data: object, base_dir: str | Path | None = None) -> FormTemp
         if not image_path.is_absolute() and base_dir is not None:
             image_path = Path(base_dir) / image_path
     fields = data.get("fields")
-    if not isinstance(fields, list) or not fields:
+    if not isinstance(fields, list) or not (fields or allow_no_fields):
         raise ValueError("template 'fields' must be a non-empty list")
     specs = [parse_field(entry, index, (width, height)) for index, entry in enumerate(fields)]
     names = [spec.name for spec in specs]

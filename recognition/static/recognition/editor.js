@@ -1,4 +1,5 @@
-// Template editor: draw field boxes on the blank form, set name, kind and cells, save as format-1 JSON.
+// Template editor: draw field boxes on the blank form, move and resize them, set name, kind and cells,
+// save as format-1 JSON.
 (function () {
   "use strict";
   const definition = JSON.parse(document.getElementById("template-definition").textContent);
@@ -6,12 +7,52 @@
   const context = canvas.getContext("2d");
   const tableBody = document.querySelector("#field-table tbody");
   const statusText = document.getElementById("save-status");
-  const kinds = ["digits", "letters", "alnum", "date", "amount"];
+  const kinds = JSON.parse(document.getElementById("field-kinds").textContent);
   const image = new Image();
   let fields = definition.fields.map((field) => ({ ...field, box: field.box.slice() }));
   let selected = -1;
   let dragStart = null;
   let dragBox = null;
+  // Moving or resizing a field: which one, how ("move" or the edges held: "n", "se", ...), from where.
+  let editing = null;
+  const MIN_SIDE = 6;
+  const CURSORS = { move: "move", n: "ns-resize", s: "ns-resize", e: "ew-resize", w: "ew-resize",
+    ne: "nesw-resize", sw: "nesw-resize", nw: "nwse-resize", se: "nwse-resize" };
+
+  // How close to an edge (in image pixels) grabs it for resizing.
+  function handleSize() { return Math.max(8, canvas.width / 150); }
+
+  // The field under a point and what grabbing it there does; the selected field wins, then the topmost.
+  function hitTest(x, y) {
+    const handle = handleSize();
+    const order = fields.map((_, index) => index).reverse();
+    if (selected >= 0) order.unshift(selected);
+    for (const index of order) {
+      const [fx, fy, width, height] = fields[index].box;
+      if (x < fx - handle || x > fx + width + handle || y < fy - handle || y > fy + height + handle) continue;
+      const vertical = Math.abs(y - fy) <= handle ? "n" : Math.abs(y - (fy + height)) <= handle ? "s" : "";
+      const horizontal = Math.abs(x - fx) <= handle ? "w" : Math.abs(x - (fx + width)) <= handle ? "e" : "";
+      const inside = x >= fx && x <= fx + width && y >= fy && y <= fy + height;
+      const mode = vertical + horizontal || (inside ? "move" : "");
+      if (mode) return { index, mode };
+    }
+    return null;
+  }
+
+  // The box after dragging by (dx, dy) in the given mode, kept on the image and at least MIN_SIDE wide.
+  function editedBox(box, mode, dx, dy) {
+    let [left, top, right, bottom] = [box[0], box[1], box[0] + box[2], box[1] + box[3]];
+    if (mode === "move") {
+      const moveX = Math.min(Math.max(dx, -left), canvas.width - right);
+      const moveY = Math.min(Math.max(dy, -top), canvas.height - bottom);
+      return [left + moveX, top + moveY, box[2], box[3]];
+    }
+    if (mode.includes("w")) left = Math.min(Math.max(0, left + dx), right - MIN_SIDE);
+    if (mode.includes("e")) right = Math.max(Math.min(canvas.width, right + dx), left + MIN_SIDE);
+    if (mode.includes("n")) top = Math.min(Math.max(0, top + dy), bottom - MIN_SIDE);
+    if (mode.includes("s")) bottom = Math.max(Math.min(canvas.height, bottom + dy), top + MIN_SIDE);
+    return [left, top, right - left, bottom - top];
+  }
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -43,6 +84,13 @@
       }
       context.fillStyle = context.strokeStyle;
       context.fillText(field.name, x, Math.max(12, y - 4));
+      if (index === selected) {
+        // Corner handles say the selected box can be resized there (and moved from inside).
+        const size = handleSize();
+        [[x, y], [x + width, y], [x, y + height], [x + width, y + height]].forEach(([cornerX, cornerY]) => {
+          context.fillRect(cornerX - size / 2, cornerY - size / 2, size, size);
+        });
+      }
     });
     if (dragBox) { context.strokeStyle = "#f5a623"; context.strokeRect(...dragBox); }
   }
@@ -76,20 +124,32 @@
 
   canvas.addEventListener("mousedown", (event) => {
     const [x, y] = imagePoint(event);
-    const hit = fields.findIndex((field) => {
-      const [fx, fy, width, height] = field.box;
-      return x >= fx && x <= fx + width && y >= fy && y <= fy + height;
-    });
-    if (hit >= 0) { selected = hit; draw(); highlight(); return; }
+    const hit = hitTest(x, y);
+    if (hit) {
+      selected = hit.index;
+      editing = { ...hit, start: [x, y], box: fields[hit.index].box.slice() };
+      draw(); highlight();
+      return;
+    }
     dragStart = [x, y];
   });
   canvas.addEventListener("mousemove", (event) => {
-    if (!dragStart) return;
     const [x, y] = imagePoint(event);
+    if (editing) {
+      fields[editing.index].box = editedBox(editing.box, editing.mode, x - editing.start[0], y - editing.start[1]);
+      draw();
+      return;
+    }
+    if (!dragStart) {
+      const hit = hitTest(x, y);
+      canvas.style.cursor = hit ? CURSORS[hit.mode] : "crosshair";
+      return;
+    }
     dragBox = [Math.min(x, dragStart[0]), Math.min(y, dragStart[1]), Math.abs(x - dragStart[0]), Math.abs(y - dragStart[1])];
     draw();
   });
   window.addEventListener("mouseup", () => {
+    if (editing) { editing = null; draw(); return; }
     if (dragBox && dragBox[2] > 5 && dragBox[3] > 5) {
       const box = [Math.max(0, dragBox[0]), Math.max(0, dragBox[1]), dragBox[2], dragBox[3]];
       box[2] = Math.min(box[2], canvas.width - box[0]);
@@ -100,9 +160,18 @@
     }
     dragStart = null; dragBox = null; draw();
   });
+  const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Delete" && selected >= 0 && document.activeElement === document.body) {
+    if (selected < 0 || document.activeElement !== document.body) return;
+    if (event.key === "Delete") {
       fields.splice(selected, 1); selected = -1; renderTable(); draw();
+    } else if (ARROWS[event.key]) {
+      // Arrows move the selected box a pixel (Shift: ten); with Alt they resize it from its far edges.
+      event.preventDefault();
+      const step = event.shiftKey ? 10 : 1;
+      const [dx, dy] = ARROWS[event.key].map((value) => value * step);
+      fields[selected].box = editedBox(fields[selected].box, event.altKey ? "se" : "move", dx, dy);
+      draw();
     }
   });
 
@@ -123,7 +192,7 @@
   document.getElementById("save-template").addEventListener("click", async () => {
     const body = new FormData();
     body.append("definition", JSON.stringify({ ...definition, fields }));
-    const response = await fetch(window.TEMPLATE_SAVE_URL, {
+    const response = await fetch(canvas.dataset.saveUrl, {
       method: "POST", body, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
     });
     const answer = await response.json();
@@ -132,5 +201,5 @@
   });
 
   image.onload = () => { canvas.width = image.naturalWidth; canvas.height = image.naturalHeight; renderTable(); draw(); };
-  image.src = window.TEMPLATE_IMAGE_URL;
+  image.src = canvas.dataset.imageUrl;
 })();

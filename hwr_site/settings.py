@@ -167,6 +167,8 @@ SPECTACULAR_SETTINGS = {
         "DocumentStatusEnum": "recognition.models.Document.Status",
         "PageStatusEnum": "recognition.models.Page.Status",
         "ModelVersionStatusEnum": "recognition.models.ModelVersion.Status",
+        "TemplateKindEnum": "recognition.models.FormTemplate.Kind",
+        "ServedModelKindEnum": "recognition.services.models.SERVED_KINDS",
     },
 }
 

@@ -18,6 +18,7 @@ from recognition.models import Document, FieldResult, ModelVersion, TrainingSamp
 from recognition.permissions import IsAdmin, IsAdminOrReadOnly, IsReviewer, can_upload, is_reviewer
 from recognition.serializers import (
     DocumentDetailSerializer,
+    DocumentProgressSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     FieldCorrectSerializer,
@@ -58,7 +59,7 @@ class AuthTokenView(ObtainAuthToken):
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses={200: inline_serializer("AuthToken", {"token": serializers.CharField()})},
+        responses={200: inline_serializer("AuthTokenAnswer", {"token": serializers.CharField()})},
         auth=[],
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -136,6 +137,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         document = selectors.document_get_for_user(user=request.user, document_id=int(pk))
         return Response(selectors.document_results(document=document))
 
+    @extend_schema(responses=DocumentProgressSerializer)
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str | None = None) -> Response:
         """Page counts by status, for polling."""

@@ -1,6 +1,7 @@
 """DRF serializers: translate rows to JSON and request bodies to service arguments, nothing more."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recognition import selectors
@@ -70,14 +71,62 @@ class DocumentDetailSerializer(DocumentSerializer):
         return selectors.document_note(unpublished=selectors.document_unpublished_pages(document=document))
 
 
+class DocumentProgressPageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Page.Status.choices)
+    error = serializers.CharField(help_text="Why the page failed; empty otherwise.")
+    source = serializers.CharField(help_text="The uploaded file the page came from.")
+
+
+class DocumentProgressSerializer(serializers.Serializer):
+    """The live progress of a document (GET /api/documents/{id}/progress/), for polling."""
+
+    document = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Document.Status.choices)
+    pages_total = serializers.IntegerField()
+    pages_finished = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Pages by status.")
+    finished = serializers.BooleanField(help_text="True once every page is done or failed.")
+    note = serializers.CharField(help_text="What to know beyond the status; empty when nothing.")
+    pages = DocumentProgressPageSerializer(many=True)
+
+
 class DocumentUploadSerializer(serializers.Serializer):
     template = serializers.PrimaryKeyRelatedField(queryset=FormTemplate.objects.all())
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
 
 
+class CharacterSerializer(serializers.Serializer):
+    """One character of a field as read (an entry of `chars`)."""
+
+    text = serializers.CharField()
+    confidence = serializers.FloatField()
+    box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, help_text="[x, y, width, height]"
+    )
+    alternatives = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField()),
+        required=False,
+        help_text="Other readings as [text, probability] pairs, most likely first.",
+    )
+
+
+@extend_schema_field(serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4))
+class BoxField(serializers.JSONField):
+    """A box as stored, [x, y, width, height]; declared as such in the schema."""
+
+
+@extend_schema_field(CharacterSerializer(many=True))
+class CharactersField(serializers.JSONField):
+    """The characters as the reader stored them (all their keys); the schema declares the known ones."""
+
+
 class FieldSerializer(serializers.ModelSerializer):
     document = serializers.IntegerField(source="page.document_id", read_only=True)
     page = serializers.IntegerField(source="page.number", read_only=True)
+    box = BoxField(read_only=True, help_text="[x, y, width, height] in template pixels.")
+    chars = CharactersField(read_only=True, help_text="Per character: text, confidence, box, alternatives.")
 
     class Meta:
         model = FieldResult
@@ -105,7 +154,7 @@ class FieldCorrectSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)
 
     class Meta:
         model = ModelVersion
@@ -133,8 +182,8 @@ class ModelRollbackSerializer(serializers.Serializer):
 
 class ModelChangeSerializer(serializers.ModelSerializer):
     version = serializers.StringRelatedField()
-    previous = serializers.StringRelatedField()
-    user = serializers.StringRelatedField()
+    previous = serializers.StringRelatedField(allow_null=True)
+    user = serializers.StringRelatedField(allow_null=True, help_text="Empty when the promotion gate decided.")
 
     class Meta:
         model = ModelChange
@@ -145,7 +194,7 @@ class ModelChangeSerializer(serializers.ModelSerializer):
 class RetrainingRunSerializer(serializers.ModelSerializer):
     base_version = serializers.CharField(source="base_version.name", read_only=True, allow_null=True)
     new_version = serializers.CharField(source="new_version.name", read_only=True, allow_null=True)
-    requested_by = serializers.StringRelatedField()
+    requested_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = RetrainingRun

@@ -253,3 +253,33 @@ def test_template_editor_moves_and_resizes_a_field_and_shows_whole_kind_names(pa
     assert abs(new_x - (x + 30)) <= 3 and abs(new_y - (y + 20)) <= 3
     assert abs(new_width - (width + 40)) <= 4 and abs(new_height - (height + 10)) <= 4
     assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_page_breaks_the_content_security_policy(page, live_server, read_document):
+    from recognition.services.templates import templates_seed_bundled
+
+    template = next(template for template in templates_seed_bundled() if template.name == "check")
+    make_user("ada", "admins")
+    document = read_document(make_user("olga", "uploaders"), {"payee": "ANNA"}, {"payee": 0.3})
+    refused = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    log_in(page, live_server, "ada")
+    for url in [
+        reverse("home"),
+        reverse("upload"),
+        reverse("document-detail", args=[document.pk]),
+        reverse("review-next"),
+        reverse("template-edit", args=[template.pk]),
+        reverse("retraining"),
+        reverse("model-versions"),
+        reverse("api-token"),
+    ]:
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("networkidle")
+    page.goto(live_server.url + reverse("api-docs"))
+    page.wait_for_selector(".swagger-ui .info")  # Swagger UI started from its own files
+    assert refused == []

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from recognition import selectors
 from recognition.exceptions import Forbidden
+from recognition.lockout import LOCKED_OUT_STATUS, locked_out_answer
 from recognition.models import Document, FieldResult, ModelVersion, TrainingSample
 from recognition.permissions import IsAdmin, IsAdminOrReadOnly, IsReviewer, can_upload, is_reviewer
 from recognition.serializers import (
@@ -59,12 +60,22 @@ class AuthTokenView(ObtainAuthToken):
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses={200: inline_serializer("AuthTokenAnswer", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer("AuthTokenAnswer", {"token": serializers.CharField()}),
+            429: inline_serializer(
+                "LockedOut", {"detail": serializers.CharField(), "code": serializers.CharField()}
+            ),
+        },
         auth=[],
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
         body = self.get_serializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            # django-axes marks the request it was given (this DRF request) when the user name and
+            # address are locked out; its middleware only sees the Django request, so answer here.
+            if getattr(request, "axes_locked_out", False):
+                return Response(locked_out_answer(), status=LOCKED_OUT_STATUS)
+            raise serializers.ValidationError(body.errors)
         token = api_token_get_or_create(user=body.validated_data["user"])
         return Response({"token": token.key})
 

@@ -35,6 +35,23 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     return np.clip(contrast / scale, 0.0, 1.0)
 
 
+def remove_rules(ink: np.ndarray, threshold: float = 0.35) -> np.ndarray:
+    """Take out printed box borders and rules: straight vertical ink nearly the crop's height and
+    straight horizontal ink most of its width (no handwritten stroke is that long and straight)."""
+    height, width = ink.shape
+    mask = (ink > threshold).astype(np.uint8)
+    vertical_length, horizontal_length = int(height * 0.85), int(width * 0.7)
+    rules = np.zeros_like(mask)
+    if vertical_length >= 12:
+        rules |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((vertical_length, 1), np.uint8))
+    if horizontal_length >= 3 * height and horizontal_length >= 20:
+        rules |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, horizontal_length), np.uint8))
+    if not rules.any():
+        return ink
+    # A rule's pixel goes; where a stroke crosses it, the stroke's own pixels above and below stay.
+    return np.where(cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0, 0.0, ink).astype(ink.dtype)
+
+
 def ink_bounds(ink: np.ndarray, threshold: float = 0.35, margin: int = 2) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the ink with a small margin; the whole image when it has none."""
     rows = np.flatnonzero((ink > threshold).any(axis=1))
@@ -74,7 +91,7 @@ class FieldGeometry:
 
 def prepare_field_geometry(gray: np.ndarray) -> tuple[np.ndarray, FieldGeometry]:
     """The network's input for a crop and where it sits in the crop."""
-    ink = ink_image(gray)
+    ink = remove_rules(ink_image(gray))
     left, top, right, bottom = ink_bounds(ink)
     prepared = fit_height(ink[top:bottom, left:right]).astype(np.float32)
     return prepared, FieldGeometry(left, top, right, bottom, prepared.shape[1] / max(right - left, 1))

@@ -70,8 +70,8 @@ class BatchFeeder:
     def sample(self) -> tuple[np.ndarray, str, bool]:
         if self.real_names and self.random.random() < self.config.real_share:
             set_name = str(self.random.choice(self.real_names, p=self.real_probabilities))
-            gray, text = self.real[set_name][int(self.random.integers(len(self.real[set_name])))]
-            return prepare_field(augment_real(gray, self.random)), text, REAL_SETS[set_name][3]
+            gray, text, unlabelled = self.real[set_name][int(self.random.integers(len(self.real[set_name])))]
+            return prepare_field(augment_real(gray, self.random)), text, unlabelled
         gray, text, _ = self.synthesizer.field()
         return prepare_field(gray), text, False
 
@@ -105,16 +105,39 @@ class BatchFeeder:
 
 
 def load_real(data_root: Path) -> tuple[dict, dict]:
-    """({set: [(gray, text)]} for training, {set: [RealSample]} for validation)."""
+    """({set: [(gray, text, marks unlabelled)]} for training, {set: [RealSample]} for validation)."""
     train, validation = {}, {}
     for set_name in REAL_SETS:
         try:
             train_samples, validation_samples = load_real_set(data_root, set_name)
         except FileNotFoundError:
             continue
-        train[set_name] = [(read_gray(sample.path), sample.text) for sample in train_samples]
+        unlabelled = REAL_SETS[set_name][3]
+        train[set_name] = [(read_gray(sample.path), sample.text, unlabelled) for sample in train_samples]
         validation[set_name] = validation_samples
     return train, validation
+
+
+def label_marks(
+    model, samples: list[tuple[np.ndarray, str, bool]], kind: str
+) -> list[tuple[np.ndarray, str, bool]]:
+    """Give crops labelled without their marks (amounts labelled by their digits) the separators a
+    model reads in them, where its reading has exactly the labelled digits and passes the kind's rule;
+    the rest stay unlabelled.
+
+    A model that learnt separators on synthetic fields so teaches them on real checks too.
+    """
+    from recognition.engine.fields.rules import check_field
+
+    readings = greedy_readings(model, [prepare_field(gray) for gray, _, _ in samples], kind)
+    relabelled = []
+    for (gray, text, unlabelled), reading in zip(samples, readings, strict=True):
+        digits = "".join(character for character in reading if character.isdigit())
+        if unlabelled and digits == text and reading != text and not check_field(kind, reading):
+            relabelled.append((gray, reading, False))
+        else:
+            relabelled.append((gray, text, unlabelled))
+    return relabelled
 
 
 def greedy_readings(model, images: list[np.ndarray], kind: str, batch_size: int = 32) -> list[str]:
@@ -178,14 +201,22 @@ def train_sequence_reader(
     keras.utils.set_random_seed(config.seed)
     started = time.time()
     real_train, validation = load_real(config.data_root)
+    if model is not None:
+        for set_name, samples in real_train.items():
+            if samples and REAL_SETS[set_name][3]:
+                real_train[set_name] = label_marks(model, samples, REAL_SETS[set_name][1])
+                marked = sum(not unlabelled for _, _, unlabelled in real_train[set_name])
+                progress(
+                    f"{set_name}: {marked} of {len(samples)} labelled with the separators the model reads"
+                )
     mnist = load_mnist(config.mnist_dir, "train") if config.mnist_dir.exists() else None
     femnist = load_femnist_dev(config.femnist_dir) if config.femnist_dir.exists() else None
     if femnist is not None:
         femnist_train, _ = split_by_writer(femnist.writers, 0.15, seed=config.seed)
         femnist = femnist.subset(femnist_train)
     vocabulary = {
-        "names": [text for _, text in real_train.get("names", [])],
-        "words": [text for _, text in real_train.get("words", [])],
+        "names": [text for _, text, _ in real_train.get("names", [])],
+        "words": [text for _, text, _ in real_train.get("words", [])],
     }
     synthesizer = FieldSynthesizer(
         GlyphSource.from_sets(mnist, femnist), seed=config.seed, vocabulary=vocabulary

@@ -22,6 +22,7 @@ from recognition.serializers import (
     DocumentProgressSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
+    FieldAcceptSerializer,
     FieldCorrectSerializer,
     FieldSerializer,
     ModelChangeSerializer,
@@ -30,6 +31,7 @@ from recognition.serializers import (
     ModelVersionSerializer,
     RetrainingRequestSerializer,
     RetrainingRunSerializer,
+    StaleFieldSerializer,
     TemplateCreateSerializer,
     TemplateSerializer,
     TrainingSampleSerializer,
@@ -195,22 +197,31 @@ class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             fields = fields.filter(page__document_id=id_parameter(document, "document"))
         return fields
 
-    @extend_schema(request=FieldCorrectSerializer, responses=FieldSerializer)
+    @extend_schema(
+        request=FieldCorrectSerializer, responses={200: FieldSerializer, 409: StaleFieldSerializer}
+    )
     @action(detail=True, methods=["post"])
     def correct(self, request: Request, pk: str | None = None) -> Response:
         """Save a person's text for the field (a Correction and training samples are recorded)."""
         field = selectors.field_get_for_user(user=request.user, field_id=int(pk))
         body = FieldCorrectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        field = field_correct(field_id=field.pk, user=request.user, text=body.validated_data["text"])
+        field = field_correct(
+            field_id=field.pk,
+            user=request.user,
+            text=body.validated_data["text"],
+            version=body.validated_data.get("version"),
+        )
         return Response(FieldSerializer(field).data)
 
-    @extend_schema(request=None, responses=FieldSerializer)
+    @extend_schema(request=FieldAcceptSerializer, responses={200: FieldSerializer, 409: StaleFieldSerializer})
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str | None = None) -> Response:
         """Accept the field as read."""
         field = selectors.field_get_for_user(user=request.user, field_id=int(pk))
-        field = field_accept(field_id=field.pk, user=request.user)
+        body = FieldAcceptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        field = field_accept(field_id=field.pk, user=request.user, version=body.validated_data.get("version"))
         return Response(FieldSerializer(field).data)
 
 

@@ -47,10 +47,26 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class StaleVersion(Conflict):
+    """The change was made on a version of the object that someone else has changed since."""
+
+    code = "stale"
+
+    def __init__(self, message: str, *, current: dict):
+        super().__init__(message)
+        self.current = current
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus domain errors as {"detail": ..., "code": ...} with their status."""
+    """DRF's handler, plus domain errors as {"detail": ..., "code": ...} with their status.
+
+    A stale change also carries the object as it is now ("current"), so the client can show what changed.
+    """
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+        body = {"detail": exc.message, "code": exc.code}
+        if isinstance(exc, StaleVersion):
+            body["current"] = exc.current
+        return Response(body, status=exc.http_status)
     return drf_exception_handler(exc, context)
 
 

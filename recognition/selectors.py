@@ -86,6 +86,17 @@ def field_get_for_user(*, user, field_id: int) -> FieldResult:
     return field
 
 
+def field_version(field: FieldResult) -> int:
+    """The field's version: it changes at every review (each stamps reviewed_at), 0 before the first.
+
+    Clients send back the version they read; a change made on an older one is refused
+    (recognition.services.review.check_field_version).
+    """
+    if field.reviewed_at is None:
+        return 0
+    return int(field.reviewed_at.timestamp() * 1_000_000)
+
+
 def review_queue(*, user) -> QuerySet[FieldResult]:
     """Fields that need a person, least confident first, across the documents the user may see."""
     return (

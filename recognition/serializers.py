@@ -127,6 +127,9 @@ class FieldSerializer(serializers.ModelSerializer):
     page = serializers.IntegerField(source="page.number", read_only=True)
     box = BoxField(read_only=True, help_text="[x, y, width, height] in template pixels.")
     chars = CharactersField(read_only=True, help_text="Per character: text, confidence, box, alternatives.")
+    version = serializers.SerializerMethodField(
+        help_text="Changes at every review; send it back with a correction to refuse overwriting another's."
+    )
 
     class Meta:
         model = FieldResult
@@ -145,12 +148,44 @@ class FieldSerializer(serializers.ModelSerializer):
             "review_state",
             "auto_accepted",
             "reviewed_at",
+            "version",
         ]
         read_only_fields = fields
+
+    def get_version(self, field: FieldResult) -> int:
+        return selectors.field_version(field)
+
+
+VERSION_HELP = (
+    "The field's `version` as you read it: if someone changed the field since, the change is refused "
+    "with 409 and the field as it is now. Leave it out to apply the change whatever happened since."
+)
 
 
 class FieldCorrectSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, max_length=255, trim_whitespace=False)
+    version = serializers.IntegerField(required=False, min_value=0, help_text=VERSION_HELP)
+
+
+class FieldAcceptSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False, min_value=0, help_text=VERSION_HELP)
+
+
+class StaleFieldCurrentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    review_state = serializers.ChoiceField(choices=FieldResult.ReviewState.choices)
+    reviewed_by = serializers.CharField(allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField()
+
+
+class StaleFieldSerializer(serializers.Serializer):
+    """409: the field changed since the version the change named; `current` is the field now."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    current = StaleFieldCurrentSerializer()
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -310,11 +310,21 @@ def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
     _require_reviewer(request.user)
     field = selectors.field_get_for_user(user=request.user, field_id=field_id)
     if request.method == "POST":
+        # The screen always names the version it showed, so two reviewers never overwrite each other.
+        version = _int(request.POST.get("version"), "version") if request.POST.get("version") else None
         try:
             if request.POST.get("action") == "accept":
-                field_accept(field_id=field.pk, user=request.user)
+                field_accept(field_id=field.pk, user=request.user, version=version)
             else:
-                field_correct(field_id=field.pk, user=request.user, text=request.POST.get("text", ""))
+                field_correct(
+                    field_id=field.pk, user=request.user, text=request.POST.get("text", ""), version=version
+                )
+        except StaleVersion as error:
+            # Show the field as it is now (its new version too), with what the person typed kept.
+            field.refresh_from_db()
+            return _render_review(
+                request, field, error=error.message, status=error.http_status, typed=request.POST.get("text")
+            )
         except DomainError as error:
             return _render_review(request, field, error=error.message, status=error.http_status)
         following = selectors.review_next(user=request.user, after=field)
@@ -326,7 +336,7 @@ def review_field(request: HttpRequest, field_id: int) -> HttpResponse:
 
 
 def _render_review(
-    request: HttpRequest, field: FieldResult, *, error: str = "", status: int = 200
+    request: HttpRequest, field: FieldResult, *, error: str = "", status: int = 200, typed: str | None = None
 ) -> HttpResponse:
     chars = []
     for char in field.chars or []:
@@ -351,6 +361,8 @@ def _render_review(
         "error": error,
         "remaining": selectors.review_queue(user=request.user).count(),
         "skip_to": following,
+        "version": selectors.field_version(field),
+        "text": field.text if typed is None else typed,
         "back_to": _review_trail_previous(request, field),
     }
     return render(request, "recognition/review_field.html", context, status=status)

@@ -10,7 +10,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from recognition.exceptions import Conflict, InvalidInput
+from recognition import selectors
+from recognition.exceptions import Conflict, InvalidInput, StaleVersion
 from recognition.models import Correction, FieldResult, Page, TrainingSample
 from recognition.services.images import crop_png
 
@@ -68,10 +69,35 @@ def corrected_characters(recognized: Sequence[str], corrected: str) -> list[tupl
     return pairs
 
 
-def field_correct(*, field_id: int, user, text: str) -> FieldResult:
-    """Correct a field: in one transaction, the new text, a Correction and a sample per changed character."""
+def check_field_version(*, field: FieldResult, version: int | None) -> None:
+    """Refuse a change made on a version of the field someone has changed since; None skips the check."""
+    if version is None or version == selectors.field_version(field):
+        return
+    reviewer = field.reviewed_by.get_username() if field.reviewed_by else "someone"
+    when = timezone.localtime(field.reviewed_at).strftime("%Y-%m-%d %H:%M:%S") if field.reviewed_at else ""
+    raise StaleVersion(
+        f"{reviewer} changed this field at {when} while you were looking: it now reads "
+        f"{field.text!r} ({field.get_review_state_display().lower()}). Check it and save again if "
+        "yours is still right.",
+        current={
+            "id": field.pk,
+            "text": field.text,
+            "review_state": field.review_state,
+            "reviewed_by": reviewer if field.reviewed_by else None,
+            "reviewed_at": field.reviewed_at.isoformat() if field.reviewed_at else None,
+            "version": selectors.field_version(field),
+        },
+    )
+
+
+def field_correct(*, field_id: int, user, text: str, version: int | None = None) -> FieldResult:
+    """Correct a field: in one transaction, the new text, a Correction and a sample per changed character.
+
+    With `version` (what the person saw), a field changed since is refused with StaleVersion.
+    """
     with transaction.atomic():
         field = FieldResult.objects.select_for_update().select_related("page").get(pk=field_id)
+        check_field_version(field=field, version=version)
         new_text = check_correction_text(kind=field.kind, text=text)
         if field.page.status != Page.Status.DONE:
             raise Conflict("This page is not read yet.")
@@ -97,10 +123,11 @@ def field_correct(*, field_id: int, user, text: str) -> FieldResult:
         return _field_mark_reviewed(field, user, FieldResult.ReviewState.CORRECTED)
 
 
-def field_accept(*, field_id: int, user) -> FieldResult:
-    """Accept a field as read (the reviewer checked it)."""
+def field_accept(*, field_id: int, user, version: int | None = None) -> FieldResult:
+    """Accept a field as read (the reviewer checked it); `version` as in field_correct."""
     with transaction.atomic():
         field = FieldResult.objects.select_for_update().select_related("page").get(pk=field_id)
+        check_field_version(field=field, version=version)
         if field.page.status != Page.Status.DONE:
             raise Conflict("This page is not read yet.")
         if field.review_state == FieldResult.ReviewState.CORRECTED:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -304,14 +305,19 @@ def train_version(
         model = keras.models.load_model(start, custom_objects={"PackedCTCLoss": PackedCTCLoss}, compile=False)
     version = next_version(kind_dir)
     version_dir = kind_dir / version
-    card = train_sequence_reader(config, version_dir, progress, model, on_step)
-    # What ships is the network alone: the optimizer's state would triple the file.
-    keras.models.load_model(
-        version_dir / MODEL_FILE, custom_objects={"PackedCTCLoss": PackedCTCLoss}, compile=False
-    ).save(version_dir / MODEL_FILE)
-    card.update({"version": version, "from": from_version, "command": command})
-    (version_dir / CARD_FILE).write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
-    card = finish_version(version_dir, config.data_root, config.femnist_dir, progress)
+    try:
+        card = train_sequence_reader(config, version_dir, progress, model, on_step)
+        # What ships is the network alone: the optimizer's state would triple the file.
+        keras.models.load_model(
+            version_dir / MODEL_FILE, custom_objects={"PackedCTCLoss": PackedCTCLoss}, compile=False
+        ).save(version_dir / MODEL_FILE)
+        card.update({"version": version, "from": from_version, "command": command})
+        (version_dir / CARD_FILE).write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
+        card = finish_version(version_dir, config.data_root, config.femnist_dir, progress)
+    except BaseException:
+        # A run that fails or is interrupted leaves no half-made version that would look like a model.
+        shutil.rmtree(version_dir, ignore_errors=True)
+        raise
     active_file = kind_dir / "ACTIVE"
     if activate or not active_file.exists():
         active_file.write_text(version + "\n")

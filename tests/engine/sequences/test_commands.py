@@ -84,3 +84,19 @@ def test_train_model_refuses_a_missing_data_root(tmp_path, settings):
     with pytest.raises(CommandError, match="not found"):
         call_command("train_model", "--kind", "sequence", "--data-root", str(tmp_path / "nowhere"))
     assert not (tmp_path / "models" / "sequence").exists()
+
+
+def test_a_run_that_fails_leaves_no_half_made_version(tmp_path, settings, data_root, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("recognition.engine.sequences.report.finish_version", fail)
+    settings.MODEL_DIR = tmp_path / "models"
+    options = ["--kind", "sequence", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4"]
+    with pytest.raises(OSError, match="disk full"):
+        call_command(
+            "train_model", *options, "--data-root", str(data_root), "--mnist-dir", str(tmp_path / "none"),
+            stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+    assert not (tmp_path / "models" / "sequence" / "1").exists()
+    assert not (tmp_path / "models" / "sequence" / "ACTIVE").exists()

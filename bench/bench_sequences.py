@@ -80,11 +80,7 @@ def tesseract_scores(crops, truths, kind, keys) -> list[Scored]:
     scored = []
     with tempfile.TemporaryDirectory() as workdir:
         for key, crop, truth in zip(keys, crops, truths, strict=True):
-            text = (
-                tesseract_read(crop, kind if kind != "text" else "letters", Path(workdir))
-                if kind != "text"
-                else ""
-            )
+            text = tesseract_read(crop, kind, Path(workdir))
             scored.append(Scored(key, kind, truth, text, 0.0, 0.0))
     return scored
 

@@ -19,7 +19,7 @@ DEFAULT_MAX_PAGES = 50
 # 60 megapixels is an A3 page at 600 dpi; anything larger is a mistake or a decompression bomb.
 DEFAULT_MAX_PIXELS = 60_000_000
 # A scanned page, a check or a form strip is never thinner than this, nor this many times longer than
-# wide: such an image is a mistake, and the page aligner cannot work on it.
+# wide: such an upload is a mistake (check_page_shape).
 MIN_PAGE_SIDE = 32
 MAX_ASPECT_RATIO = 12.0
 
@@ -84,6 +84,13 @@ def _check_pixels(width: int, height: int, max_pixels: int, page_number: int) ->
             f"page {page_number} is {width}x{height} = {width * height} pixels, more than the limit of "
             f"{max_pixels} (refused as a possible decompression bomb)"
         )
+
+
+def check_page_shape(width: int, height: int, page_number: int) -> None:
+    """Refuse what cannot be a scanned page: a side under MIN_PAGE_SIDE, or one much longer than the other.
+
+    Uploads check it (inspect_pages); the loaders do not, since field crops are thin on purpose.
+    """
     if min(width, height) < MIN_PAGE_SIDE:
         raise ValueError(
             f"page {page_number} is {width}x{height} pixels: too small to be a scanned page "
@@ -106,7 +113,8 @@ def inspect_pages(
     """The format and the (width, height) in pixels of every page, read from the headers alone.
 
     Nothing is decoded, so a file of many huge frames costs no memory here; the
-    same caps as load_pages apply (page count, pixels, shape), with the same messages.
+    same caps as load_pages apply (page count, pixels), with the same messages,
+    and each page must have the shape of a scanned page (check_page_shape).
     """
     data = read_source(source)
     file_format = sniff_format(data)
@@ -134,6 +142,7 @@ def _inspect_raster(data: bytes, file_format: str, max_pages: int, max_pixels: i
             for index in range(frame_count):
                 image.seek(index)  # parses the frame's header (a TIFF IFD), decodes nothing
                 _check_pixels(image.width, image.height, max_pixels, index + 1)
+                check_page_shape(image.width, image.height, index + 1)
                 sizes.append((image.width, image.height))
         except (OSError, SyntaxError, EOFError) as error:
             raise ValueError(f"corrupt or truncated {file_format.upper()} file: {error}") from error
@@ -159,6 +168,7 @@ def _inspect_pdf(data: bytes, max_pages: int, max_pixels: int, dpi: int) -> list
             width_points, height_points = document[index].get_size()
             width, height = round(width_points * scale), round(height_points * scale)
             _check_pixels(width, height, max_pixels, index + 1)
+            check_page_shape(width, height, index + 1)
             sizes.append((width, height))
         return sizes
     finally:

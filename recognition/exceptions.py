@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -68,6 +69,26 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             body["current"] = exc.current
         return Response(body, status=exc.http_status)
     return drf_exception_handler(exc, context)
+
+
+def domain_errors_stay_on_the_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A refusal of a form sent from a page (too few samples, a run already going, bad input) is shown on
+    that page, as an error message after a redirect back to it, not on an error page with no way back.
+
+    Not found and forbidden keep their own status and page; GET requests are left alone.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except (Conflict, InvalidInput) as error:
+            messages.error(request, error.message)
+            return redirect(request.get_full_path())
+
+    return wrapper
 
 
 def handle_domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

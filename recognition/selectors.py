@@ -361,7 +361,10 @@ def training_samples_for_model(*, kind: str) -> QuerySet[TrainingSample]:
 
 
 def retraining_queue_summary() -> list[dict]:
-    """Per model kind: usable and excluded sample counts, the active version and the latest run."""
+    """Per model kind: usable and excluded sample counts against the minimum a retraining needs, the
+    active version and the latest run."""
+    from django.conf import settings
+
     from recognition.engine.learning.finetune import is_held_out
 
     summary = []
@@ -375,6 +378,8 @@ def retraining_queue_summary() -> list[dict]:
                 "held_out": held_out,
                 "trainable": len(usable_ids) - held_out,
                 "excluded": TrainingSample.objects.filter(kind__in=sources, excluded=True).count(),
+                "minimum": settings.RETRAIN_MIN_SAMPLES,
+                "missing": max(0, settings.RETRAIN_MIN_SAMPLES - len(usable_ids)),
                 "active": model_version_active(kind=kind),
                 "latest_run": RetrainingRun.objects.filter(kind=kind).first(),
             }

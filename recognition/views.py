@@ -15,7 +15,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recognition import selectors
-from recognition.exceptions import DomainError, Forbidden, InvalidInput, NotFound, handle_domain_errors
+from recognition.exceptions import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    domain_errors_stay_on_the_page,
+    handle_domain_errors,
+)
 from recognition.models import FieldResult, FormTemplate, Page
 from recognition.permissions import can_upload, is_admin, is_reviewer
 from recognition.services.accounts import api_token_get_or_create, api_token_replace
@@ -495,6 +503,7 @@ def _require_admin(user) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 @handle_domain_errors
+@domain_errors_stay_on_the_page
 def retraining(request: HttpRequest) -> HttpResponse:
     """The retraining queue: samples per model kind, a gallery, exclusion, and the retrain button."""
     _require_admin(request.user)

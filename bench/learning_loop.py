@@ -15,6 +15,14 @@ trained on, and never corrected here).
 
 It runs on its own temporary database, media folder, Redis and copy of
 models/, so the repository's models are never changed.
+
+With --real it measures the sequence reader on real fields instead: the held-out (validation) part of
+names-dev (read as letters) and amounts-dev (amount), as realdata.load_real_set splits them, is halved
+by a stable hash; one half is imported with `import_samples`, `retrain --kind KIND` retrains once, and
+the other half is read with `recognize_field --kind KIND` before and after. It prints character
+accuracy, exact fields and the retraining's time per kind.
+
+    .venv/bin/python bench/learning_loop.py --real [--data-root ../shared/data] [--steps 400]
 """
 
 from __future__ import annotations
@@ -201,16 +209,113 @@ def wait_for_run(run_id: int, timeout: float):
     raise TimeoutError(f"retraining run {run_id} did not finish in {timeout:.0f} s")
 
 
+# The real sets measured with --real: (set name in realdata.REAL_SETS, field kind).
+REAL_KINDS = (("names", "letters"), ("amounts", "amount"))
+
+
+def real_halves(data_root: Path, set_name: str) -> tuple[list, list]:
+    """(imported, unseen): the set's validation part halved by a stable hash of each file's name."""
+    from recognition.engine.sequences.realdata import in_validation, load_real_set
+
+    _, validation = load_real_set(data_root, set_name)
+    imported = [sample for sample in validation if in_validation("learning-loop", sample.path.name, 0.5)]
+    unseen = [sample for sample in validation if not in_validation("learning-loop", sample.path.name, 0.5)]
+    return imported, unseen
+
+
+def read_with_command(kind: str, samples: list) -> dict:
+    """Read crops with `recognize_field --kind KIND` (the active versions) and score them."""
+    from django.core.management import call_command
+
+    from recognition.engine.sequences.evaluation import comparable, edit_distance
+
+    out = io.StringIO()
+    call_command("recognize_field", "--kind", kind, *[str(sample.path) for sample in samples], stdout=out)
+    readings = [line.split("\t")[0] for line in out.getvalue().splitlines()]
+    errors = characters = exact = 0
+    for sample, reading in zip(samples, readings, strict=True):
+        truth, read = comparable(kind, sample.text), comparable(kind, reading)
+        errors += edit_distance(truth, read)
+        characters += len(truth)
+        exact += truth == read
+    return {"fields": len(samples), "characters": characters, "errors": errors, "exact": exact}
+
+
+def real_main(arguments) -> None:
+    """Import half of each real held-out set, retrain once per kind, read the other half."""
+    from bench.isolated import isolated_site
+
+    model_dir = Path(tempfile.mkdtemp(prefix="hwr-bench-models-")) / "models"
+    shutil.copytree(arguments.model_dir, model_dir)
+    work, redis = isolated_site(
+        "hwr-bench-learning-real-",
+        {
+            "MODEL_DIR": str(model_dir),
+            "DATA_DIR": str(arguments.mnist_root),
+            "RETRAIN_SEQUENCE_STEPS": str(arguments.steps),
+            "RETRAIN_MIN_SAMPLES": "10",
+        },
+    )
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    User.objects.create_superuser("bench", password="bench")  # noqa: S106 - throwaway database
+    call_command("seed_templates", verbosity=0)
+    rows = []
+    try:
+        for set_name, kind in REAL_KINDS:
+            imported, unseen = real_halves(arguments.data_root, set_name)
+            before = read_with_command(kind, unseen)
+            labels = work / f"{set_name}-labels.tsv"
+            labels.write_text(
+                "".join(f"{sample.path}\t{sample.text}\n" for sample in imported), encoding="utf-8"
+            )
+            call_command("import_samples", "--kind", kind, "--user", "bench", str(labels))
+            out = io.StringIO()
+            started = time.monotonic()
+            call_command("retrain", "--kind", kind, "--user", "bench", stdout=out)
+            seconds = time.monotonic() - started
+            print(out.getvalue(), flush=True)
+            after = read_with_command(kind, unseen)
+            rows.append((set_name, kind, len(imported), before, after, seconds, out.getvalue()))
+    finally:
+        redis.stop()
+
+    print(f"{'set':<8} {'kind':<8} {'imported':>8} {'unseen':>7} {'chars before':>13} {'after':>8} "
+          f"{'errors cut':>11} {'exact before':>13} {'after':>8} {'retrain s':>10}  verdict")  # fmt: skip
+    for set_name, kind, count, before, after, seconds, printed in rows:
+        verdict = next((line for line in printed.splitlines() if line.startswith("run ")), "")
+        cut = 1 - after["errors"] / before["errors"] if before["errors"] else 0.0
+        accuracy = [1 - figures["errors"] / figures["characters"] for figures in (before, after)]
+        exact = [figures["exact"] / figures["fields"] for figures in (before, after)]
+        print(
+            f"{set_name:<8} {kind:<8} {count:>8} {before['fields']:>7} "
+            f"{accuracy[0]:>13.2%} {accuracy[1]:>8.2%} {cut:>11.0%} "
+            f"{exact[0]:>13.2%} {exact[1]:>8.2%} {seconds:>10.0f}  {verdict}"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(model_dir.parent, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--counts", type=int, nargs="+", default=[50, 100, 300])
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default 300, --real 400)")
     parser.add_argument(
         "--femnist-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "femnist-dev"
     )
+    parser.add_argument("--real", action="store_true", help="the sequence reader on real held-out fields")
+    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--mnist-root", type=Path, default=REPO_ROOT / "data", help="DATA_DIR holding mnist/")
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models", help="copied, never changed")
     arguments = parser.parse_args()
+    if arguments.real:
+        arguments.steps = arguments.steps or 400
+        real_main(arguments)
+        return
+    arguments.steps = arguments.steps or 300
 
     from bench.isolated import isolated_site, start_worker
 

@@ -162,6 +162,8 @@ FEMNIST_DIR = Path(os.environ.get("FEMNIST_DIR", BASE_DIR.parent / "shared" / "d
 # fewest usable samples worth a run, and an optional cap on the base data
 # replayed (None: all of it).
 RETRAIN_STEPS = int(os.environ.get("RETRAIN_STEPS", "300"))
+# Fine-tuning steps (batches of 24 fields) of one retraining of the sequence reader.
+RETRAIN_SEQUENCE_STEPS = int(os.environ.get("RETRAIN_SEQUENCE_STEPS", "400"))
 RETRAIN_MIN_SAMPLES = int(os.environ.get("RETRAIN_MIN_SAMPLES", "20"))
 RETRAIN_BASE_LIMIT = int(os.environ["RETRAIN_BASE_LIMIT"]) if os.environ.get("RETRAIN_BASE_LIMIT") else None
 

@@ -34,6 +34,8 @@ from recognition.serializers import (
     StaleFieldSerializer,
     TemplateCreateSerializer,
     TemplateSerializer,
+    TrainingSampleImportResultSerializer,
+    TrainingSampleImportSerializer,
     TrainingSampleSerializer,
 )
 from recognition.services.accounts import api_token_get_or_create
@@ -41,6 +43,7 @@ from recognition.services.documents import document_upload
 from recognition.services.models import check_model_kind, model_promote, model_rollback
 from recognition.services.retraining import retraining_request, training_sample_set_excluded
 from recognition.services.review import field_accept, field_correct
+from recognition.services.samples import samples_import_zip
 from recognition.services.templates import template_save
 
 # Ids are 64-bit: a larger number names nothing (and SQLite cannot even compare with it).
@@ -317,7 +320,7 @@ class TrainingSampleViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewS
     serializer_class = TrainingSampleSerializer
     permission_classes = [IsAuthenticated, IsAdmin]
     lookup_value_regex = r"\d+"
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "patch", "post", "head", "options"]
 
     @extend_schema(
         parameters=[
@@ -339,3 +342,24 @@ class TrainingSampleViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewS
             serializer.instance = training_sample_set_excluded(
                 sample_id=serializer.instance.pk, excluded=excluded
             )
+
+    @extend_schema(
+        request={"multipart/form-data": TrainingSampleImportSerializer},
+        responses={201: TrainingSampleImportResultSerializer},
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import", url_name="import", parser_classes=[MultiPartParser]
+    )
+    def import_samples(self, request: Request) -> Response:
+        """Import keyed fields (a zip with labels.tsv and its images) as whole-field samples; one bad
+        line refuses the whole zip, naming every bad line."""
+        body = TrainingSampleImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        samples = samples_import_zip(
+            archive=upload, kind=body.validated_data["kind"], user=request.user, name=upload.name
+        )
+        return Response(
+            {"imported": len(samples), "ids": [sample.pk for sample in samples]},
+            status=status.HTTP_201_CREATED,
+        )

@@ -179,17 +179,31 @@ class Correction(models.Model):
 
 
 class TrainingSample(models.Model):
-    """A labelled character crop for retraining, made from a correction."""
+    """A labelled crop for retraining: one character (kind digits, letters or alnum), or a whole free
+    field and its text (kind sequence: the sequence reader learns from those), from a correction or an
+    import of keyed fields."""
 
-    kind = models.CharField(max_length=20, help_text="Classifier kind: digits, letters or alnum.")
-    label = models.CharField(max_length=4)
+    class Source(models.TextChoices):
+        CORRECTION = "correction", "Correction"
+        IMPORT = "import", "Import"
+
+    kind = models.CharField(max_length=20, help_text="Model kind: digits, letters, alnum or sequence.")
+    label = models.CharField(max_length=255, help_text="The character, or a whole field's text.")
     image = models.ImageField(upload_to="samples/")
     correction = models.ForeignKey(
         Correction, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_samples"
     )
-    predicted_label = models.CharField(max_length=4, blank=True)
+    predicted_label = models.CharField(max_length=255, blank=True)
     excluded = models.BooleanField(default=False, help_text="Left out of training (e.g. a wrong label).")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A whole-field sample's field kind (letters, amount, text...): what it is read and judged as.
+    field_kind = models.CharField(max_length=20, blank=True)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.CORRECTION)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Who corrected the field, or whom an import is attributed to.",
+    )  # fmt: skip
+    origin = models.CharField(max_length=500, blank=True, help_text="An imported sample's file and line.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

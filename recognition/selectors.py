@@ -341,6 +341,8 @@ TRAINING_SAMPLE_SOURCES = {
     "digits": ("digits",),
     "letters": ("letters",),
     "alnum": ("alnum", "digits", "letters"),
+    # Whole free fields and their texts, of every field kind (recognition.services.samples).
+    "sequence": ("sequence",),
 }
 
 

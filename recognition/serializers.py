@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recognition import selectors
+from recognition.engine.pages.templates import FIELD_KINDS
 from recognition.models import (
     Document,
     FieldResult,
@@ -15,7 +16,7 @@ from recognition.models import (
     RetrainingRun,
     TrainingSample,
 )
-from recognition.services.models import SERVED_KINDS
+from recognition.services.models import MODEL_KINDS, SERVED_KINDS
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -242,7 +243,17 @@ class RetrainingRunSerializer(serializers.ModelSerializer):
 
 
 class RetrainingRequestSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["digits", "letters", "alnum"])
+    kind = serializers.ChoiceField(choices=MODEL_KINDS)
+
+
+class TrainingSampleImportSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=FIELD_KINDS, help_text="The kind of field the crops are.")
+    file = serializers.FileField(help_text="A zip holding labels.tsv (IMAGE<TAB>TEXT lines) and the images.")
+
+
+class TrainingSampleImportResultSerializer(serializers.Serializer):
+    imported = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField())
 
 
 class TrainingSampleSerializer(serializers.ModelSerializer):
@@ -250,8 +261,14 @@ class TrainingSampleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingSample
-        fields = ["id", "kind", "label", "predicted_label", "excluded", "image_url", "created_at"]
-        read_only_fields = ["id", "kind", "label", "predicted_label", "image_url", "created_at"]
+        fields = [
+            "id", "kind", "field_kind", "label", "predicted_label", "source", "origin", "excluded",
+            "image_url", "created_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "id", "kind", "field_kind", "label", "predicted_label", "source", "origin", "image_url",
+            "created_at",
+        ]  # fmt: skip
 
     def get_image_url(self, sample: TrainingSample) -> str:
         return reverse("training-sample-image", args=[sample.pk])

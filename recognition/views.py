@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recognition import selectors
+from recognition.engine.pages.templates import FIELD_KINDS
 from recognition.exceptions import (
     DomainError,
     Forbidden,
@@ -33,6 +34,7 @@ from recognition.services.models import check_model_kind, model_promote, model_r
 from recognition.services.pages import page_decode
 from recognition.services.retraining import retraining_request, training_sample_set_excluded
 from recognition.services.review import field_accept, field_correct
+from recognition.services.samples import samples_import_zip
 from recognition.services.templates import check_template_image, template_save
 
 
@@ -512,6 +514,8 @@ def retraining(request: HttpRequest) -> HttpResponse:
         if action == "retrain":
             run = retraining_request(kind=request.POST.get("kind", ""), user=request.user)
             messages.info(request, f"Retraining of {run.kind} queued.")
+        elif action == "import":
+            return _retraining_import(request)
         elif action in ("exclude", "include"):
             training_sample_set_excluded(
                 sample_id=_int(request.POST.get("sample"), "sample"), excluded=action == "exclude"
@@ -525,9 +529,21 @@ def retraining(request: HttpRequest) -> HttpResponse:
         "summary": selectors.retraining_queue_summary(),
         "kind": kind,
         "samples": selectors.training_sample_gallery(kind=kind)[:300],
+        "field_kinds": FIELD_KINDS,
         "runs": selectors.retraining_runs()[:20],
     }
     return render(request, "recognition/retraining.html", context)
+
+
+def _retraining_import(request: HttpRequest) -> HttpResponse:
+    """Keyed fields from a zip (labels.tsv and its images) become whole-field samples, all or none."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise InvalidInput("Choose a zip file holding labels.tsv and its images.")
+    field_kind = request.POST.get("field_kind", "")
+    samples = samples_import_zip(archive=upload, kind=field_kind, user=request.user, name=upload.name)
+    messages.info(request, f"Imported {len(samples)} {field_kind} field samples for the sequence reader.")
+    return redirect(f"{request.path}?kind=sequence")
 
 
 @login_required

@@ -14,12 +14,12 @@ from recognition import selectors
 from recognition.exceptions import Conflict, InvalidInput
 from recognition.models import ModelChange, ModelVersion
 
-MODEL_KINDS = ("digits", "letters", "alnum")
-# Kinds whose active version can be changed by hand: the retrainable ones, the touching-pair reader
-# of free digit fields (recognition.engine.characters.pairs.PAIR_KIND) and the sequence reader of free
-# fields (engine.sequences; spelled out here so the web process does not import the engine), which
-# are served but not retrained from corrections.
-SERVED_KINDS = (*MODEL_KINDS, "digit-pairs", "sequence")
+# The retrainable kinds: the character models and the sequence reader of free fields (engine.sequences,
+# spelled out here so the web process does not import the engine), which learns from whole fields.
+MODEL_KINDS = ("digits", "letters", "alnum", "sequence")
+# Kinds whose active version can be changed by hand: the retrainable ones and the touching-pair reader
+# of free digit fields (recognition.engine.characters.pairs.PAIR_KIND), served but not retrained.
+SERVED_KINDS = (*MODEL_KINDS, "digit-pairs")
 
 
 def check_model_kind(*, kind: str, kinds: Sequence[str] = MODEL_KINDS) -> str:

@@ -18,6 +18,8 @@ from recognition.services.enqueue import RETRAIN_MODEL, task_enqueue
 from recognition.services.models import check_model_kind, model_activate
 from recognition.services.status_machine import claim_for_work, fail_unless_finished
 
+# The sequence reader's model kind: it learns from whole-field samples (recognition.services.samples).
+WHOLE_FIELD_KIND = "sequence"
 # A retraining that was started this many times without finishing keeps killing its worker.
 MAX_RETRAINING_ATTEMPTS = 3
 
@@ -51,21 +53,67 @@ def check_retraining_possible(*, kind: str) -> ModelVersion:
     return champion
 
 
+def _retraining_run_create(*, kind: str, user, message: str) -> RetrainingRun:
+    """A queued run of `kind` from its active version; call inside a transaction."""
+    # Two admins pressing the button at once: the second waits on the
+    # active version's row lock, then finds the first run and is refused.
+    list(ModelVersion.objects.select_for_update().filter(kind=kind, status=ModelVersion.Status.ACTIVE))
+    champion = check_retraining_possible(kind=kind)
+    return RetrainingRun.objects.create(
+        kind=kind,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        base_version=champion,
+        message=message,
+    )
+
+
 def retraining_request(*, kind: str, user) -> RetrainingRun:
     """Queue a retraining of `kind` from the active version; the task is sent once the row is committed."""
     with transaction.atomic():
-        # Two admins pressing the button at once: the second waits on the
-        # active version's row lock, then finds the first run and is refused.
-        list(ModelVersion.objects.select_for_update().filter(kind=kind, status=ModelVersion.Status.ACTIVE))
-        champion = check_retraining_possible(kind=kind)
-        run = RetrainingRun.objects.create(
-            kind=kind,
-            requested_by=user if getattr(user, "is_authenticated", False) else None,
-            base_version=champion,
-            message="waiting for a training worker",
-        )
+        run = _retraining_run_create(kind=kind, user=user, message="waiting for a training worker")
         transaction.on_commit(lambda: task_enqueue(name=RETRAIN_MODEL, args=[run.pk]))
     return run
+
+
+# The character model each field kind's characters train; text fields have none.
+FIELD_KIND_CHARACTER_MODELS = {
+    "digits": "digits",
+    "date": "digits",
+    "amount": "digits",
+    "letters": "letters",
+    "alnum": "alnum",
+}
+
+
+def retraining_model_kind(*, kind: str) -> str:
+    """The model a retraining asked for by a model or field kind trains.
+
+    `sequence` and `text` name the sequence reader. Any other field kind names the sequence reader when
+    whole-field samples of that kind (corrected free fields, imports) wait and a sequence reader is
+    active, else the character model its comb fields' characters train (date and amount: digits).
+    """
+    if kind in (WHOLE_FIELD_KIND, "text"):
+        return WHOLE_FIELD_KIND
+    if kind not in FIELD_KIND_CHARACTER_MODELS:
+        check_model_kind(kind=kind)
+    whole_fields = selectors.training_samples_for_model(kind=WHOLE_FIELD_KIND).filter(field_kind=kind)
+    if whole_fields.exists() and selectors.model_version_active(kind=WHOLE_FIELD_KIND) is not None:
+        return WHOLE_FIELD_KIND
+    return FIELD_KIND_CHARACTER_MODELS[kind]
+
+
+def retraining_run_now(*, kind: str, user, on_progress=None) -> RetrainingRun:
+    """One retraining of model kind `kind` in this process (the `retrain` command): the same checks,
+    run record, gate, version and change log as a queued one. on_progress(fraction, message) is called
+    as it goes. An interruption fails the run, so it never blocks the next one."""
+    with transaction.atomic():
+        run = _retraining_run_create(kind=kind, user=user, message="starting in the foreground")
+    try:
+        finished = retraining_execute(run_id=run.pk, on_progress=on_progress)
+    except BaseException as error:
+        retraining_fail(run_id=run.pk, reason=f"Interrupted ({type(error).__name__}).")
+        raise
+    return finished or RetrainingRun.objects.get(pk=run.pk)
 
 
 def retraining_claim(*, run_id: int) -> RetrainingRun | None:
@@ -130,14 +178,34 @@ def retraining_base_data(*, kind: str):
     )
 
 
-def retraining_execute(*, run_id: int) -> RetrainingRun | None:
+def _retrain_sequence(*, champion: ModelVersion, samples: list, new_version_dir: Path, on_progress):
+    """Fine-tune the sequence reader on whole-field samples (engine.sequences.finetune)."""
+    from recognition.engine.sequences import finetune as sequence_finetune
+
+    samples = [sample for sample in samples if sample.field_kind]
+    return sequence_finetune.retrain_sequence(
+        champion_dir=Path(champion.path),
+        new_version_dir=new_version_dir,
+        samples=sequence_finetune.FieldSamples(
+            ids=[sample.pk for sample in samples],
+            images=[_load_sample_image(sample) for sample in samples],
+            texts=[sample.label for sample in samples],
+            kinds=[sample.field_kind for sample in samples],
+        ),
+        mnist_dir=Path(settings.DATA_DIR) / "mnist",
+        options=sequence_finetune.SequenceFineTuneOptions(steps=settings.RETRAIN_SEQUENCE_STEPS),
+        on_progress=on_progress,
+    )
+
+
+def retraining_execute(*, run_id: int, on_progress=None) -> RetrainingRun | None:
     """Run one retraining (called by the training task): fine-tune, judge, store, promote if better.
 
     The heavy work happens outside any transaction; only the outcome is
     written in one. A failure leaves the run failed with its reason and no
     half-registered version.
     """
-    from recognition.engine.learning import finetune, retrain, versions
+    from recognition.engine.learning import versions
 
     run = retraining_claim(run_id=run_id)
     if run is None:
@@ -148,33 +216,57 @@ def retraining_execute(*, run_id: int) -> RetrainingRun | None:
     samples = list(selectors.training_samples_for_model(kind=run.kind))
     kind_dir = Path(settings.MODEL_DIR) / run.kind
     new_version_dir = kind_dir / versions.next_version(kind_dir)
+
+    def report(fraction: float, message: str) -> None:
+        retraining_report_progress(run_id=run_id, fraction=fraction, message=message)
+        if on_progress is not None:
+            on_progress(fraction, message)
+
     try:
-        base = retraining_base_data(kind=run.kind)
-        outcome = retrain.retrain(
-            kind=run.kind,
-            champion_dir=Path(champion.path),
-            new_version_dir=new_version_dir,
-            samples=retrain.CorrectionSamples(
-                ids=[sample.pk for sample in samples],
-                images=[_load_sample_image(sample) for sample in samples],
-                labels=[sample.label for sample in samples],
-            ),
-            base=base,
-            options=finetune.FineTuneOptions(steps=settings.RETRAIN_STEPS),
-            on_progress=lambda fraction, message: retraining_report_progress(
-                run_id=run_id, fraction=fraction, message=message
-            ),
-        )
+        if run.kind == WHOLE_FIELD_KIND:
+            outcome = _retrain_sequence(
+                champion=champion, samples=samples, new_version_dir=new_version_dir, on_progress=report
+            )
+        else:
+            outcome = _retrain_characters(
+                run=run, champion=champion, samples=samples, new_version_dir=new_version_dir, report=report
+            )
     except (ValueError, OSError) as error:
         shutil.rmtree(new_version_dir, ignore_errors=True)
         return retraining_fail(run_id=run_id, reason=str(error) or type(error).__name__)
+    return _retraining_finish(run_id=run_id, champion=champion, outcome=outcome, version_dir=new_version_dir)
 
+
+def _retrain_characters(
+    *, run: RetrainingRun, champion: ModelVersion, samples: list, new_version_dir: Path, report
+):
+    """Fine-tune a character model on per-character samples (engine.learning.retrain)."""
+    from recognition.engine.learning import finetune, retrain
+
+    base = retraining_base_data(kind=run.kind)
+    return retrain.retrain(
+        kind=run.kind,
+        champion_dir=Path(champion.path),
+        new_version_dir=new_version_dir,
+        samples=retrain.CorrectionSamples(
+            ids=[sample.pk for sample in samples],
+            images=[_load_sample_image(sample) for sample in samples],
+            labels=[sample.label for sample in samples],
+        ),
+        base=base,
+        options=finetune.FineTuneOptions(steps=settings.RETRAIN_STEPS),
+        on_progress=report,
+    )
+
+
+def _retraining_finish(*, run_id: int, champion: ModelVersion, outcome, version_dir: Path) -> RetrainingRun:
+    """Register the new version and act on the gate's verdict, in one transaction."""
     with transaction.atomic():
         run = RetrainingRun.objects.select_for_update().get(pk=run_id)
         version = ModelVersion.objects.create(
             kind=run.kind,
-            version=new_version_dir.name,
-            path=str(new_version_dir),
+            version=version_dir.name,
+            path=str(version_dir),
             metrics=outcome.card.get("metrics", {}),
             parent=champion,
             decision_reason=outcome.decision.reason,

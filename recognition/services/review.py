@@ -14,15 +14,19 @@ from recognition import selectors
 from recognition.exceptions import Conflict, InvalidInput, StaleVersion
 from recognition.models import Correction, FieldResult, Page, TrainingSample
 from recognition.services.images import crop_png
+from recognition.services.samples import field_sample_from_correction
 
-# Characters a person may type into a field of each kind; amounts keep their separator.
+# Characters a person may type into a field of each kind; amounts keep their separator, and names their
+# spaces, hyphens, apostrophes and dots (JEAN-PIERRE, O'NEIL, P. KUMAR). Text fields take any text.
 CORRECTION_ALPHABETS = {
     "digits": set("0123456789"),
     "date": set("0123456789"),
-    "letters": set("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    "letters": set("ABCDEFGHIJKLMNOPQRSTUVWXYZ -'."),
     "alnum": set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
     "amount": set("0123456789.,"),
 }
+# Marks no character model reads: they never become character samples.
+UNCLASSIFIED_MARKS = set(" -'.,")
 # Which classifier a character of each field kind trains (as in recognition.engine.pages.templates).
 SAMPLE_KINDS = {
     "digits": "digits",
@@ -34,8 +38,8 @@ SAMPLE_KINDS = {
 
 
 def check_correction_text(*, kind: str, text: str) -> str:
-    """Normalize a typed correction (trimmed, upper case) and check it fits the field's kind."""
-    text = text.strip().upper()
+    """Normalize a typed correction (trimmed, upper case but in text fields) and check it fits the kind."""
+    text = text.strip() if kind == "text" else text.strip().upper()
     alphabet = CORRECTION_ALPHABETS.get(kind)
     if alphabet is not None:
         wrong = sorted({character for character in text if character not in alphabet})
@@ -106,10 +110,13 @@ def field_correct(*, field_id: int, user, text: str, version: int | None = None)
         correction = Correction.objects.create(field=field, user=user, old_text=field.text, new_text=new_text)
         # A later correction of the same field is the truth; samples from earlier ones are set aside.
         TrainingSample.objects.filter(correction__field=field).update(excluded=True)
-        chars = field.chars or []
+        # A free field becomes one whole-field sample (the sequence reader's); its characters become
+        # samples too only where the page was read character by character.
+        whole = field_sample_from_correction(field=field, correction=correction, text=new_text)
+        chars = [] if whole is not None and "sequence@" in field.model_version else (field.chars or [])
         recognized = [str(char.get("text", "")) for char in chars]
         sample_kind = SAMPLE_KINDS.get(field.kind, field.kind)
-        trainable = CORRECTION_ALPHABETS.get(sample_kind, set())
+        trainable = CORRECTION_ALPHABETS.get(sample_kind, set()) - UNCLASSIFIED_MARKS
         for index, label in corrected_characters(recognized, new_text):
             if label not in trainable or not field.page.aligned_image or "box" not in chars[index]:
                 continue

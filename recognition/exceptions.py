@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -73,7 +73,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def domain_errors_stay_on_the_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A refusal of a form sent from a page (too few samples, a run already going, bad input) is shown on
-    that page, as an error message after a redirect back to it, not on an error page with no way back.
+    that page, with the refusal's status and the message at its top, not on an error page with no way back.
 
     Not found and forbidden keep their own status and page; GET requests are left alone.
     """
@@ -86,7 +86,11 @@ def domain_errors_stay_on_the_page(view: Callable[..., HttpResponse]) -> Callabl
             return view(request, *args, **kwargs)
         except (Conflict, InvalidInput) as error:
             messages.error(request, error.message)
-            return redirect(request.get_full_path())
+            # The same page as a GET of its address would show it (the query string kept), message first.
+            request.method = "GET"
+            response = view(request, *args, **kwargs)
+            response.status_code = error.http_status
+            return response
 
     return wrapper
 

@@ -100,7 +100,13 @@ def test_drop_upload_then_watch_progress_until_the_results(page, live_server, ce
     assert page.inner_text("#progress-text") == "1 of 1 pages read"
     rows = page.locator("tr.field-row")
     assert rows.count() == len(template.fields)
-    assert page.locator("tr.field-row img.crop").first.evaluate("image => image.naturalWidth") > 0
+    # The page itself comes first, with the field boxes drawn on it; the crops below load as they show.
+    assert page.locator("svg.page-overlay image").count() == 1
+    assert page.locator("svg.page-overlay g.field-box").count() == len(template.fields)
+    crop = page.locator("tr.field-row img.crop").first
+    crop.scroll_into_view_if_needed()
+    crop.evaluate("image => image.decode()")
+    assert crop.evaluate("image => image.naturalWidth") > 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,9 +15,10 @@ from rest_framework.views import APIView
 from recognition import selectors
 from recognition.exceptions import Forbidden
 from recognition.lockout import LOCKED_OUT_STATUS, locked_out_answer
-from recognition.models import Document, FieldResult, ModelVersion, TrainingSample
+from recognition.models import Document, FieldResult, ModelVersion, TrainingSample, UploadBatch
 from recognition.permissions import IsAdmin, IsAdminOrReadOnly, IsReviewer, can_upload, is_reviewer
 from recognition.serializers import (
+    BatchSerializer,
     DocumentDetailSerializer,
     DocumentProgressSerializer,
     DocumentSerializer,
@@ -39,7 +40,7 @@ from recognition.serializers import (
     TrainingSampleSerializer,
 )
 from recognition.services.accounts import api_token_get_or_create
-from recognition.services.documents import document_upload
+from recognition.services.documents import batch_upload
 from recognition.services.models import check_model_kind, model_promote, model_rollback
 from recognition.services.retraining import retraining_request, training_sample_set_excluded
 from recognition.services.review import field_accept, field_correct
@@ -127,11 +128,14 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise Forbidden("Your account may not upload documents.")
         upload = DocumentUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        document = document_upload(
+        # A document per file; the answer is the first (the only one for one file), whose `batch`
+        # names them all (GET /api/batches/{id}/).
+        batch = batch_upload(
             owner=request.user,
             template=upload.validated_data["template"],
             files=upload.validated_data["files"],
         )
+        document = batch.documents.order_by("pk").first()
         return Response(DocumentDetailSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -159,6 +163,34 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Page counts by status, for polling."""
         document = selectors.document_get_for_user(user=request.user, document_id=int(pk))
         return Response(selectors.document_progress(document=document))
+
+
+class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Upload batches the caller may see, each with its documents' progress. POST uploads files: a
+    document per file (a PDF or TIFF of several pages is one document)."""
+
+    serializer_class = BatchSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    queryset = UploadBatch.objects.none()  # for the schema; get_queryset gives the caller's batches
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.batch_list_for_user(user=self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": DocumentUploadSerializer}, responses={201: BatchSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        if not can_upload(request.user):
+            raise Forbidden("Your account may not upload documents.")
+        upload = DocumentUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        batch = batch_upload(
+            owner=request.user,
+            template=upload.validated_data["template"],
+            files=upload.validated_data["files"],
+        )
+        return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
 class FieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from recognition import api
 
 router = SimpleRouter()
+router.register("batches", api.BatchViewSet, basename="api-batch")
 router.register("documents", api.DocumentViewSet, basename="api-document")
 router.register("fields", api.FieldViewSet, basename="api-field")
 router.register("templates", api.TemplateViewSet, basename="api-template")

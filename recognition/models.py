@@ -55,8 +55,22 @@ class FormTemplate(models.Model):
         return list(self.definition.get("fields", []))
 
 
+class UploadBatch(models.Model):
+    """Files uploaded together: one document per file (a cheque each), followed as one batch."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
+    template = models.ForeignKey(FormTemplate, on_delete=models.PROTECT, related_name="batches")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} of {self.owner}"
+
+
 class Document(models.Model):
-    """One upload: the pages of one or more files, read against one template."""
+    """One uploaded file (every page of it), read against one template; files sent together share a batch."""
 
     class Status(models.TextChoices):
         PROCESSING = "processing", "Processing"
@@ -66,6 +80,9 @@ class Document(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="documents")
     template = models.ForeignKey(FormTemplate, on_delete=models.PROTECT, related_name="documents")
+    batch = models.ForeignKey(
+        UploadBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
     name = models.CharField(max_length=255)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
     created_at = models.DateTimeField(auto_now_add=True)

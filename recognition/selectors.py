@@ -17,6 +17,7 @@ from recognition.models import (
     Page,
     RetrainingRun,
     TrainingSample,
+    UploadBatch,
     WorkerProbe,
 )
 from recognition.permissions import can_see_all_documents
@@ -70,6 +71,51 @@ def document_get_for_user(*, user, document_id: int) -> Document:
     if document is None:
         raise NotFound("No such document.")
     return document
+
+
+def batch_list_for_user(*, user) -> QuerySet[UploadBatch]:
+    """Upload batches the user may see: their own; reviewers and admins see all."""
+    batches = UploadBatch.objects.select_related("template", "owner")
+    if can_see_all_documents(user):
+        return batches
+    return batches.filter(owner=user)
+
+
+def batch_get_for_user(*, user, batch_id: int) -> UploadBatch:
+    batch = batch_list_for_user(user=user).filter(pk=batch_id).first()
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+def batch_progress(*, batch: UploadBatch) -> dict:
+    """Each document of a batch with its page counts, and the batch's totals, for the live progress poll."""
+    documents = []
+    for document in batch.documents.order_by("pk"):
+        progress = document_progress(document=document)
+        documents.append(
+            {
+                "id": document.pk,
+                "name": document.name,
+                "status": document.status,
+                "pages_total": progress["pages_total"],
+                "pages_finished": progress["pages_finished"],
+                "finished": progress["finished"],
+                "note": progress["note"],
+            }
+        )
+    finished = sum(1 for document in documents if document["finished"])
+    return {
+        "batch": batch.pk,
+        "template": batch.template.name,
+        "documents_total": len(documents),
+        "documents_finished": finished,
+        "pages_total": sum(document["pages_total"] for document in documents),
+        "pages_finished": sum(document["pages_finished"] for document in documents),
+        "finished": finished == len(documents),
+        "note": next((document["note"] for document in documents if document["note"]), ""),
+        "documents": documents,
+    }
 
 
 def field_list_for_user(*, user) -> QuerySet[FieldResult]:

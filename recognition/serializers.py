@@ -15,6 +15,7 @@ from recognition.models import (
     Page,
     RetrainingRun,
     TrainingSample,
+    UploadBatch,
 )
 from recognition.services.models import MODEL_KINDS, SERVED_KINDS
 
@@ -54,7 +55,7 @@ class DocumentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Document
-        fields = ["id", "name", "owner", "template", "status", "created_at", "finished_at"]
+        fields = ["id", "name", "owner", "template", "batch", "status", "created_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -91,6 +92,47 @@ class DocumentProgressSerializer(serializers.Serializer):
     finished = serializers.BooleanField(help_text="True once every page is done or failed.")
     note = serializers.CharField(help_text="What to know beyond the status; empty when nothing.")
     pages = DocumentProgressPageSerializer(many=True)
+
+
+class BatchProgressDocumentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Document.Status.choices)
+    pages_total = serializers.IntegerField()
+    pages_finished = serializers.IntegerField()
+    finished = serializers.BooleanField()
+    note = serializers.CharField()
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    """A batch's documents with their page counts, and its totals."""
+
+    batch = serializers.IntegerField()
+    template = serializers.CharField()
+    documents_total = serializers.IntegerField()
+    documents_finished = serializers.IntegerField()
+    pages_total = serializers.IntegerField()
+    pages_finished = serializers.IntegerField()
+    finished = serializers.BooleanField(help_text="True once every document is read (done or failed).")
+    note = serializers.CharField(help_text="What to know beyond the status; empty when nothing.")
+    documents = BatchProgressDocumentSerializer(many=True)
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    """Files uploaded together: a document per file, and their progress."""
+
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = UploadBatch
+        fields = ["id", "owner", "template", "created_at", "progress"]
+        read_only_fields = fields
+
+    @extend_schema_field(BatchProgressSerializer)
+    def get_progress(self, batch: UploadBatch) -> dict:
+        return selectors.batch_progress(batch=batch)
 
 
 class DocumentUploadSerializer(serializers.Serializer):

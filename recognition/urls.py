@@ -10,6 +10,8 @@ urlpatterns = [
     path("account/token/", views.api_token, name="api-token"),
     path("upload/", views.upload, name="upload"),
     path("documents/", views.document_list, name="document-list"),
+    path("batches/<int:batch_id>/", views.batch_detail, name="batch-detail"),
+    path("batches/<int:batch_id>/progress.json", views.batch_progress, name="batch-progress"),
     path("documents/<int:document_id>/", views.document_detail, name="document-detail"),
     path("documents/<int:document_id>/progress.json", views.document_progress, name="document-progress"),
     path(

@@ -28,7 +28,7 @@ from recognition.exceptions import (
 from recognition.models import FieldResult, FormTemplate, Page
 from recognition.permissions import can_upload, is_admin, is_reviewer
 from recognition.services.accounts import api_token_get_or_create, api_token_replace
-from recognition.services.documents import document_upload
+from recognition.services.documents import batch_upload
 from recognition.services.images import crop_png, encode_png
 from recognition.services.models import check_model_kind, model_promote, model_rollback
 from recognition.services.pages import page_decode
@@ -93,13 +93,14 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             template = selectors.template_get(template_id=_int(request.POST.get("template"), "template"))
-            document = document_upload(
-                owner=request.user, template=template, files=request.FILES.getlist("files")
-            )
+            batch = batch_upload(owner=request.user, template=template, files=request.FILES.getlist("files"))
         except (InvalidInput, NotFound) as error:
             context["error"] = error.message
             return render(request, "recognition/upload.html", context, status=400)
-        return redirect("document-detail", document_id=document.pk)
+        documents = list(batch.documents.order_by("pk"))
+        if len(documents) == 1:
+            return redirect("document-detail", document_id=documents[0].pk)
+        return redirect("batch-detail", batch_id=batch.pk)
     if not context["selected"] and templates:
         check = next((template for template in templates if template.kind == FormTemplate.Kind.CHECK), None)
         context["selected"] = str((check or templates[0]).pk)
@@ -148,6 +149,24 @@ def _field_view(field: FieldResult) -> dict:
             }
         )
     return {"field": field, "level": confidence_level(field.confidence), "chars": chars}
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The documents of one upload (a document per file) with their live progress."""
+    batch = selectors.batch_get_for_user(user=request.user, batch_id=batch_id)
+    context = {"batch": batch, "progress": selectors.batch_progress(batch=batch)}
+    return render(request, "recognition/batch_detail.html", context)
+
+
+@login_required
+@require_GET
+@handle_domain_errors
+def batch_progress(request: HttpRequest, batch_id: int) -> JsonResponse:
+    batch = selectors.batch_get_for_user(user=request.user, batch_id=batch_id)
+    return JsonResponse(selectors.batch_progress(batch=batch))
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""Uploads: check the files by content, size and pages, then store a document and queue its pages."""
+"""Uploads: check the files by content, size and pages, then store a document per file, in one batch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from recognition.exceptions import InvalidInput
-from recognition.models import Document, FormTemplate, Page
+from recognition.models import Document, FormTemplate, Page, UploadBatch
 from recognition.services.pages import pages_enqueue
 
 
@@ -78,35 +78,46 @@ def check_upload_files(*, files: Sequence[UploadedFileLike]) -> list[CheckedFile
 SOURCE_EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
 
 
-def document_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFileLike]) -> Document:
-    """Check the files, then store a document with one page per page of each file and queue each page.
+def batch_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFileLike]) -> UploadBatch:
+    """Check the files, then store one document per file in one batch and queue every page.
 
-    Each file is stored once, as uploaded; its pages point into it and are
-    decoded one at a time by the workers.
+    A file of several pages (PDF, TIFF) stays one document with a page each. Each file is stored
+    once, as uploaded; its pages point into it and are decoded one at a time by the workers.
     """
     if not template.fields:
         raise InvalidInput(f"The template {template.name} has no fields yet: draw them in its editor first.")
     checked = check_upload_files(files=files)
-    name = checked[0].name if len(checked) == 1 else f"{checked[0].name} and {len(checked) - 1} more"
     with transaction.atomic():
-        document = Document.objects.create(owner=owner, template=template, name=name)
-        number = 0
+        batch = UploadBatch.objects.create(owner=owner, template=template)
+        page_ids = []
         for checked_file in checked:
-            stored_name = None
-            for index in range(len(checked_file.page_sizes)):
-                number += 1
-                page = Page(
-                    document=document, number=number, source_name=checked_file.name, source_page=index + 1
-                )
-                if stored_name is None:
-                    extension = SOURCE_EXTENSIONS[checked_file.file_format]
-                    page.source_file.save(
-                        f"{uuid.uuid4().hex}.{extension}", ContentFile(checked_file.data), save=False
-                    )
-                    stored_name = page.source_file.name
-                else:
-                    page.source_file.name = stored_name
-                page.save()
-        page_ids = list(document.pages.values_list("pk", flat=True))
+            document = Document.objects.create(
+                owner=owner, template=template, batch=batch, name=checked_file.name
+            )
+            page_ids.extend(_pages_store(document=document, checked_file=checked_file))
         transaction.on_commit(lambda: pages_enqueue(page_ids=page_ids))
-    return document
+    return batch
+
+
+def document_upload(*, owner, template: FormTemplate, files: Sequence[UploadedFileLike]) -> Document:
+    """batch_upload, answering the batch's first document (all there is when one file was sent)."""
+    return batch_upload(owner=owner, template=template, files=files).documents.order_by("pk").first()
+
+
+def _pages_store(*, document: Document, checked_file: CheckedFile) -> list[int]:
+    """One page row per page of the file, all pointing into the file stored once; their ids."""
+    extension = SOURCE_EXTENSIONS[checked_file.file_format]
+    stored_name = None
+    page_ids = []
+    for index in range(len(checked_file.page_sizes)):
+        page = Page(document=document, number=index + 1, source_name=checked_file.name, source_page=index + 1)
+        if stored_name is None:
+            page.source_file.save(
+                f"{uuid.uuid4().hex}.{extension}", ContentFile(checked_file.data), save=False
+            )
+            stored_name = page.source_file.name
+        else:
+            page.source_file.name = stored_name
+        page.save()
+        page_ids.append(page.pk)
+    return page_ids

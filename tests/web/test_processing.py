@@ -1,9 +1,11 @@
 """The page status machine: reading stores fields once, bad pages fail with a reason, documents follow."""
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from recognition.models import Document, FieldResult, Page
 from recognition.services.documents import document_upload
@@ -20,10 +22,14 @@ class NotAligned(ValueError):
 
 
 def upload(owner, template, pages: int = 1):
+    """A document of one file with `pages` pages (a TIFF when there are several)."""
+    if pages == 1:
+        return document_upload(owner=owner, template=template, files=[upload_file("p0.png", png_bytes())])
+    frames = [Image.open(io.BytesIO(png_bytes())) for _ in range(pages)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
     return document_upload(
-        owner=owner,
-        template=template,
-        files=[upload_file(f"p{index}.png", png_bytes()) for index in range(pages)],
+        owner=owner, template=template, files=[upload_file("pages.tif", buffer.getvalue())]
     )
 
 

@@ -47,29 +47,77 @@ def post_upload(client, template, *files):
 
 
 @pytest.mark.django_db
-def test_upload_page_stores_a_document_and_queues_each_page(
+def test_one_file_is_one_document_with_every_page_of_it(
     client_for, alice, check_template, django_capture_on_commit_callbacks
 ):
     client = client_for(alice)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = post_upload(
-            client,
-            check_template,
-            upload_file("one.png", png_bytes()),
-            upload_file("two.pdf", pdf_bytes(2)),
-        )
+        response = post_upload(client, check_template, upload_file("two.pdf", pdf_bytes(2)))
     document = Document.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("document-detail", args=[document.pk])
-    assert document.owner == alice
-    assert document.template == check_template
+    assert (document.owner, document.template, document.name) == (alice, check_template, "two.pdf")
     assert [(page.number, page.source_name) for page in document.pages.all()] == [
-        (1, "one.png"),
+        (1, "two.pdf"),
         (2, "two.pdf"),
-        (3, "two.pdf"),
     ]
     assert all(page.status == Page.Status.QUEUED for page in document.pages.all())
     assert len(callbacks) == 1  # the pages are sent to the workers only once the rows are committed
+
+
+@pytest.mark.django_db
+def test_files_uploaded_together_are_a_document_each_in_one_batch_with_its_progress(
+    client_for, alice, bob, check_template
+):
+    from recognition.models import UploadBatch
+
+    client = client_for(alice)
+    response = post_upload(
+        client,
+        check_template,
+        upload_file("cheque-1.png", png_bytes()),
+        upload_file("cheque-2.png", png_bytes()),
+        upload_file("two.pdf", pdf_bytes(2)),
+    )
+    batch = UploadBatch.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("batch-detail", args=[batch.pk])
+    documents = list(batch.documents.order_by("pk"))
+    assert [(document.name, document.pages.count()) for document in documents] == [
+        ("cheque-1.png", 1),
+        ("cheque-2.png", 1),
+        ("two.pdf", 2),
+    ]
+    assert all(document.owner == alice for document in documents)
+    progress = client.get(reverse("batch-progress", args=[batch.pk])).json()
+    assert (progress["documents_total"], progress["pages_total"], progress["finished"]) == (3, 4, False)
+    assert [entry["name"] for entry in progress["documents"]] == ["cheque-1.png", "cheque-2.png", "two.pdf"]
+    page = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
+    assert all(reverse("document-detail", args=[document.pk]) in page for document in documents)
+    detail = client.get(reverse("document-detail", args=[documents[0].pk])).content.decode()
+    assert reverse("batch-detail", args=[batch.pk]) in detail
+    assert client_for(bob).get(reverse("batch-detail", args=[batch.pk])).status_code == 404
+
+    # The API: POST /api/batches/ answers the batch with its documents; POST /api/documents/ the first.
+    api = client.post(
+        reverse("api-batch-list"),
+        {
+            "template": check_template.pk,
+            "files": [upload_file("a.png", png_bytes()), upload_file("b.png", png_bytes())],
+        },
+    )
+    assert api.status_code == 201, api.content
+    assert [entry["name"] for entry in api.json()["progress"]["documents"]] == ["a.png", "b.png"]
+    first = client.post(
+        reverse("api-document-list"),
+        {
+            "template": check_template.pk,
+            "files": [upload_file("c.png", png_bytes()), upload_file("d.png", png_bytes())],
+        },
+    ).json()
+    assert first["name"] == "c.png"
+    together = client.get(reverse("api-batch-detail", args=[first["batch"]])).json()
+    assert [entry["name"] for entry in together["progress"]["documents"]] == ["c.png", "d.png"]
+    assert client_for(bob).get(reverse("api-batch-detail", args=[first["batch"]])).status_code == 404
 
 
 @pytest.mark.django_db

@@ -6,8 +6,8 @@ continues training on batches that mix a few samples (augmented) with synthetic 
 fly from MNIST digits and handwriting fonts, the kind of data it was trained on; afterwards part of
 its old weights is mixed back (WiSE-FT). The gate then compares it with the active version on the
 held-out samples and on synthetic base validation fields that are generated the same way on every
-machine (MNIST test digits, the fonts, a fixed seed), since the real validation sets are not on a
-user's install.
+machine (MNIST training digits, never its test set; the fonts; a fixed seed), since the real
+validation sets are not on a user's install.
 """
 
 from __future__ import annotations
@@ -158,10 +158,10 @@ def glyph_source(mnist_dir: Path, split: str):
 def base_validation_fields(
     mnist_dir: Path, per_kind: int = BASE_FIELDS_PER_KIND, seed: int = BASE_SEED
 ) -> list[tuple[np.ndarray, str, str]]:
-    """(crop, truth, kind) of synthetic fields from MNIST test digits and the fonts, the same every call."""
+    """(crop, truth, kind) of synthetic fields from MNIST train digits and the fonts, the same each call."""
     from recognition.engine.sequences.synth import FieldSynthesizer
 
-    synthesizer = FieldSynthesizer(glyph_source(mnist_dir, "test"), seed=seed)
+    synthesizer = FieldSynthesizer(glyph_source(mnist_dir, "train"), seed=seed)
     random = np.random.default_rng(seed)
     fields = []
     for kind, family in BASE_FAMILIES.items():
@@ -422,7 +422,7 @@ def retrain_sequence(
             "reason": decision.reason,
             "base_validation": (
                 f"{len(base)} synthetic fields ({options.base_fields_per_kind} per kind of "
-                f"{', '.join(BASE_FAMILIES)}) from MNIST test digits and the fonts, seed {BASE_SEED}"
+                f"{', '.join(BASE_FAMILIES)}) from MNIST training digits and the fonts, seed {BASE_SEED}"
             ),
         },
         # The figure the Models page shows: here the synthetic base validation's character accuracy.

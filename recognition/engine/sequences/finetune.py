@@ -64,9 +64,9 @@ class SequenceFineTuneOptions:
     batch_size: int = 24
     # Samples drawn into each batch on average (with replacement, augmented); the rest are synthetic
     # replay. Chosen on the gate's held-out quarter of the imported halves of names-dev and amounts-dev
-    # (43 fields; bench/learning_loop.py --real reads the other halves): with 8 a batch and keep_share
-    # 0.3 their character errors fell 15 %, with 12 and no weight mixing 31 %; the synthetic base
-    # validation rose in both.
+    # (43 fields; bench/learning_loop.py --real reads the other halves), fine-tuning an epoch-14
+    # snapshot of sequence@1: with 8 a batch and keep_share 0.3 their character errors fell 15 %, with
+    # 12 and no weight mixing 31 %; the synthetic base validation rose in both.
     samples_per_batch: int = 12
     learning_rate: float = 3e-4
     # Keep batch norm's statistics and scales: a few hundred fields would pull them to one style.

@@ -169,9 +169,12 @@ def samples_import_tsv(*, labels_path: Path, kind: str, user) -> list[TrainingSa
         path = Path(name) if Path(name).is_absolute() else folder / name
         if not path.is_file():
             raise ValueError(f"no such image ({path})")
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise ValueError(f"the image file is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
-        return path.read_bytes()
+        try:
+            if path.stat().st_size > MAX_IMAGE_BYTES:
+                raise ValueError(f"the image file is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+            return path.read_bytes()
+        except OSError as error:
+            raise ValueError(f"cannot read the file ({error.strerror or type(error).__name__})") from error
 
     lines = check_import_lines(kind=kind, text=text, read_image=read_image, source=labels_path.name)
     return _store_imported(kind=kind, user=user, lines=lines, source=str(labels_path))
@@ -197,8 +200,12 @@ def samples_import_zip(*, archive, kind: str, user, name: str = "upload.zip") ->
 
             def read_member(member_name: str, limit: int) -> bytes:
                 info = by_name[member_name]
-                with bundle.open(info) as stream:
-                    data = stream.read(limit + 1)
+                try:
+                    with bundle.open(info) as stream:
+                        data = stream.read(limit + 1)
+                except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as error:
+                    # A damaged member, an unsupported compression or a password.
+                    raise ValueError(f"cannot be unpacked ({error})") from error
                 if len(data) > limit:
                     raise ValueError(f"the file is larger than {limit // (1024 * 1024)} MiB")
                 return data

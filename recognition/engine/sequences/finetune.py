@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from recognition.engine.learning.finetune import GateDecision, gate, is_held_out, reseed_random_layers
-from recognition.engine.sequences.charset import AMOUNT_MARKS, CLASS_OF, READ_ALPHABETS, encode
+from recognition.engine.sequences.charset import AMOUNT_MARKS, CLASS_OF, READ_ALPHABETS
 from recognition.engine.sequences.evaluation import comparable, edit_distance
-from recognition.engine.sequences.images import WIDTH_STRIDE, batch_images, prepare_field
+from recognition.engine.sequences.images import prepare_field
 from recognition.engine.sequences.reader import SEQUENCE_KIND
+from recognition.engine.sequences.training import augment_real, fits_ctc, pooled_batches
 
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
@@ -111,12 +112,6 @@ def check_sample_text(kind: str, text: str) -> str | None:
 def marks_unlabelled(kind: str, text: str) -> bool:
     """An amount labelled without any separator ("22970" for "22,970/-") leaves its marks unlabelled."""
     return kind == "amount" and not any(character in AMOUNT_MARKS for character in text)
-
-
-def fits_ctc(image: np.ndarray, text: str) -> bool:
-    """Whether a prepared image has the columns CTC needs: one per character and one between repeats."""
-    repeats = sum(1 for first, second in zip(text, text[1:], strict=False) if first == second)
-    return image.shape[1] // WIDTH_STRIDE >= len(text) + repeats + 1
 
 
 def split_samples(samples: FieldSamples) -> tuple[list[int], list[int], list[int]]:
@@ -213,8 +208,6 @@ class MixedFieldFeeder:
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
 
     def _sample(self) -> tuple[np.ndarray, str, bool]:
-        from recognition.engine.sequences.training import augment_real
-
         index = int(self.random.integers(len(self.images)))
         image = prepare_field(augment_real(self.images[index], self.random))
         return image, self.texts[index], marks_unlabelled(self.kinds[index], self.texts[index])
@@ -223,32 +216,15 @@ class MixedFieldFeeder:
         gray, text, _ = self.synthesizer.field()
         return prepare_field(gray), text, False
 
-    def batch(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.pending:
-            self.pending = self._pooled_batches()
-        return self.pending.pop()
-
-    def _pooled_batches(self, pool_batches: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
-        from recognition.engine.sequences.network import MAX_LABEL_LENGTH, pack_targets
-
+    def _draw(self) -> tuple[np.ndarray, str, bool]:
         size = self.options.batch_size
         share = min(self.options.samples_per_batch, size) / size
-        pool = []
-        while len(pool) < size * pool_batches:
-            image, text, unlabelled = self._sample() if self.random.random() < share else self._replay()
-            if len(text) > MAX_LABEL_LENGTH or not fits_ctc(image, text):
-                continue
-            pool.append((image, encode(text), unlabelled))
-        pool.sort(key=lambda item: item[0].shape[1])
-        batches = []
-        for start in range(0, len(pool), size):
-            chunk = pool[start : start + size]
-            images, lengths = batch_images([item[0] for item in chunk])
-            batches.append(
-                (images, pack_targets([item[1] for item in chunk], lengths, [item[2] for item in chunk]))
-            )
-        self.random.shuffle(batches)
-        return batches
+        return self._sample() if self.random.random() < share else self._replay()
+
+    def batch(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.pending:
+            self.pending = pooled_batches(self._draw, self.options.batch_size, self.random)
+        return self.pending.pop()
 
 
 # --- fine-tuning, measuring, the verdict -----------------------------------------------------------

@@ -79,30 +79,42 @@ class BatchFeeder:
     def batch(self) -> tuple[np.ndarray, np.ndarray]:
         """The next batch; batches are cut from a pool sorted by width, so little of them is padding."""
         if not self.pending:
-            self.pending = self._pooled_batches()
+            self.pending = pooled_batches(self.sample, self.config.batch_size, self.random)
         return self.pending.pop()
 
-    def _pooled_batches(self, pool_batches: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
-        from recognition.engine.sequences.network import MAX_LABEL_LENGTH, pack_targets
 
-        pool = []
-        while len(pool) < self.config.batch_size * pool_batches:
-            image, text, unlabelled = self.sample()
-            # CTC needs a column per character and one between repeats.
-            repeats = sum(1 for a, b in zip(text, text[1:], strict=False) if a == b)
-            if image.shape[1] // WIDTH_STRIDE < len(text) + repeats + 1 or len(text) > MAX_LABEL_LENGTH:
-                continue
-            pool.append((image, encode(text), unlabelled))
-        pool.sort(key=lambda item: item[0].shape[1])
-        batches = []
-        for start in range(0, len(pool), self.config.batch_size):
-            chunk = pool[start : start + self.config.batch_size]
-            images, lengths = batch_images([item[0] for item in chunk])
-            batches.append(
-                (images, pack_targets([item[1] for item in chunk], lengths, [item[2] for item in chunk]))
-            )
-        self.random.shuffle(batches)
-        return batches
+def fits_ctc(image: np.ndarray, text: str) -> bool:
+    """Whether a prepared image has the columns CTC needs: one per character and one between repeats."""
+    repeats = sum(1 for first, second in zip(text, text[1:], strict=False) if first == second)
+    return image.shape[1] // WIDTH_STRIDE >= len(text) + repeats + 1
+
+
+def pooled_batches(
+    draw: Callable[[], tuple[np.ndarray, str, bool]],
+    batch_size: int,
+    random: np.random.Generator,
+    pool_batches: int = 8,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """pool_batches batches of (images, packed CTC targets) from draw() -> (prepared image, text, marks
+    unlabelled), cut from a pool sorted by width (little padding), in random order."""
+    from recognition.engine.sequences.network import MAX_LABEL_LENGTH, pack_targets
+
+    pool = []
+    while len(pool) < batch_size * pool_batches:
+        image, text, unlabelled = draw()
+        if not fits_ctc(image, text) or len(text) > MAX_LABEL_LENGTH:
+            continue
+        pool.append((image, encode(text), unlabelled))
+    pool.sort(key=lambda item: item[0].shape[1])
+    batches = []
+    for start in range(0, len(pool), batch_size):
+        chunk = pool[start : start + batch_size]
+        images, lengths = batch_images([item[0] for item in chunk])
+        batches.append(
+            (images, pack_targets([item[1] for item in chunk], lengths, [item[2] for item in chunk]))
+        )
+    random.shuffle(batches)
+    return batches
 
 
 def load_real(data_root: Path) -> tuple[dict, dict]:

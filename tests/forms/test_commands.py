@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import cv2
 import numpy as np
@@ -120,9 +121,10 @@ def test_recognize_field_free_amount(tmp_path, digits_model_dir, handwriting):
     stdout, stderr, error = _run("recognize_field", "--kind", "amount", str(path))
     assert error is None, stderr
     read, _ = stdout.strip().split("\t")
-    # The decimal point is found and placed before the two decimals, whatever the model makes of
-    # the touching "64".
-    assert read.count(".") == 1 and read.endswith(".05")
+    # The decimal point is found and placed before two decimals, whatever the model makes of the
+    # glyphs drawn (they come from MNIST or from NIST SD19, by what the machine holds).
+    assert re.fullmatch(r"\d+\.\d\d", read), read
+    assert _char_accuracy("64.05", read) >= 0.6
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Bank cheques: the amount in words, the date window and the MICR line."""

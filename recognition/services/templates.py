@@ -12,13 +12,12 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import slugify
 
+from recognition.engine.pages.templates import BUNDLED_TEMPLATES_DIR
 from recognition.exceptions import InvalidInput
 from recognition.models import FormTemplate
 from recognition.services.images import encode_png
 
 logger = logging.getLogger(__name__)
-
-BUNDLED_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "forms_data"
 
 
 def check_template_definition(*, definition: Any, image_size: tuple[int, int] | None = None) -> dict:
@@ -114,7 +113,8 @@ def templates_seed_bundled(*, directory: Path = BUNDLED_TEMPLATES_DIR) -> list[F
         if not image_path.is_file():
             logger.warning("Skipping %s: its image %s is missing", json_path, image_path)
             continue
-        kind = FormTemplate.Kind.CHECK if "check" in json_path.parent.name else FormTemplate.Kind.FORM
+        is_cheque = "check" in json_path.parent.name or "cheque" in definition
+        kind = FormTemplate.Kind.CHECK if is_cheque else FormTemplate.Kind.FORM
         existing = FormTemplate.objects.filter(name=slugify(definition.get("name", ""))).first()
         unchanged = (
             existing is not None

@@ -275,3 +275,9 @@ def test_words_amount_is_frozen():
     assert isinstance(amount, WordsAmount)
     with pytest.raises(AttributeError):
         amount.rupees = 6
+
+
+def test_three_number_words_in_a_row_are_not_a_number():
+    # A reader's run of words such as "nine nine nine lakh" breaks the pattern: no value, no crash.
+    assert parse_amount_words("nine nine nine lakh").rupees is None
+    assert parse_amount_words("twenty one two thousand").rupees is None

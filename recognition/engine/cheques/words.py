@@ -210,8 +210,10 @@ def _below_hundred(words: list[str], *, allow_zero: bool = False) -> int | None:
         return 0 if allow_zero else None
     if len(values) == 1:
         return values[0]
+    if len(values) != 2:
+        return None
     tens, unit = values
-    if len(values) == 2 and words[0] in TENS and 1 <= unit <= 9:
+    if words[0] in TENS and 1 <= unit <= 9:
         return tens + unit
     return None
 

@@ -25,12 +25,22 @@ COMB_CUT_CANDIDATES = 3
 # A blank cell whose own ink stays under this share of a character's is plainly empty; above it the
 # blank's confidence falls, so a faint digit taken for blank sends its field to review.
 BLANK_INK_SHARE_IGNORED = 0.25
+# A cell with less ink than blank_fraction of its area still holds a character when one stroke runs
+# down this share of its height and has at least this share of that ink (a thin 1).
+TALL_STROKE_SHARE = 0.4
+THIN_STROKE_INK_SHARE = 0.3
+# How far (in cell widths) a printed wall is looked for around where the box puts it.
+WALL_TOLERANCE = 0.3
+LOCATED_WALL_TOLERANCE = 0.08
 
 
-def _find_walls(vertical: np.ndarray, expected: np.ndarray, cell_width: float, box_height: int) -> np.ndarray:
-    """Printed wall positions near the expected ones; walls not seen follow the ones that were."""
+def _find_walls(
+    vertical: np.ndarray, expected: np.ndarray, cell_width: float, box_height: int, tolerance: float
+) -> np.ndarray:
+    """Printed wall positions near the expected ones (within tolerance cell widths); walls not seen
+    follow the ones that were."""
     profile = vertical.sum(axis=0).astype(np.float32)
-    window = max(2, int(cell_width * 0.3))
+    window = max(2, int(cell_width * tolerance))
     found = np.full(len(expected), np.nan)
     for index, position in enumerate(expected):
         start, stop = max(0, int(position) - window), min(len(profile), int(position) + window + 1)
@@ -135,16 +145,26 @@ class _CombInk:
                 window_labels[:, inner_left:inner_right] == label
             ).astype(np.uint8)
         cell_area = self.cell_width * self.height
-        if int(mask_window.sum()) < self.blank_fraction * cell_area:
-            return None
         rows = np.flatnonzero(mask_window.any(axis=1))
+        ink = int(mask_window.sum())
+        # A 1 in a fine pen is little ink in a big box, but a stroke down most of it.
+        tall_stroke = rows.size > 0 and rows[-1] - rows[0] + 1 >= TALL_STROKE_SHARE * self.height
+        if ink < self.blank_fraction * cell_area and not (
+            tall_stroke and ink >= THIN_STROKE_INK_SHARE * self.blank_fraction * cell_area
+        ):
+            return None
         if rows[-1] - rows[0] + 1 < self.height * 0.25:
             return None
         return character_image(self.crop, mask_window, (window_left, 0))
 
 
 def _comb_ink(
-    page: np.ndarray, box: tuple[int, int, int, int], cells: int, blank_fraction: float, kind: str
+    page: np.ndarray,
+    box: tuple[int, int, int, int],
+    cells: int,
+    blank_fraction: float,
+    kind: str,
+    wall_tolerance: float = WALL_TOLERANCE,
 ) -> _CombInk:
     """Cut a comb field out of the page, find its walls, and give each ink component to its cell."""
     _, _, width, height = box
@@ -158,12 +178,12 @@ def _comb_ink(
         wall_length=int(height * 0.8),
         rule_length=int(max(cell_width * 1.6, 20)),
         wall_offsets=np.arange(cells + 1) * cell_width,
-        wall_window=max(2, int(cell_width * 0.3)),
+        wall_window=max(2, int(cell_width * wall_tolerance)),
         halo_radius=HALO_RADIUS.get(kind, 1),
     )
     box_x, box_y = crop.box[0], crop.box[1]
     expected = box_x + np.arange(cells + 1) * cell_width
-    walls = _find_walls(crop.vertical_lines, expected, cell_width, height)
+    walls = _find_walls(crop.vertical_lines, expected, cell_width, height, wall_tolerance)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.ink, connectivity=8)
     min_area = max(4, int(cell_width * height * 0.004))
     # Vectorised over components: a noisy scan has hundreds of specks.
@@ -264,6 +284,7 @@ def segment_comb(
     blank_fraction: float = 0.025,
     keep_groups: bool = False,
     kind: str = "digits",
+    wall_tolerance: float = WALL_TOLERANCE,
 ) -> list[Segment]:
     """One segment per cell of a comb field ('char' or 'blank'), boxes in page coordinates.
 
@@ -271,9 +292,11 @@ def segment_comb(
     wall. With keep_groups, the cells such a stroke spans become one 'group' segment instead, whose
     pieces are each cell's character with the cut at the wall or at a thinner column near it; the
     reader lets recognition choose (a cut through the middle of a leaning 0 reads badly on both sides).
-    kind is the field's kind (it sets HALO_RADIUS).
+    kind is the field's kind (it sets HALO_RADIUS). wall_tolerance: how far (in cell widths) a wall
+    may be from where the box puts it; a box located on the page itself (layout alignment) knows its
+    walls to a few pixels, and a wider search would take a 1 written beside a wall for the wall.
     """
-    ink = _comb_ink(page, box, cells, blank_fraction, kind)
+    ink = _comb_ink(page, box, cells, blank_fraction, kind, wall_tolerance)
     groups = _comb_groups(ink) if keep_groups else {}
     box_y, wall_columns = ink.crop.box[1], ink.wall_columns
     segments = []

@@ -16,7 +16,7 @@ from recognition.engine.characters.pairs import (
     is_pair,
     read_pair,
 )
-from recognition.engine.fields.comb import segment_comb
+from recognition.engine.fields.comb import LOCATED_WALL_TOLERANCE, WALL_TOLERANCE, segment_comb
 from recognition.engine.fields.free import segment_free
 from recognition.engine.fields.rules import field_result
 from recognition.engine.fields.segment import (
@@ -32,7 +32,9 @@ from recognition.engine.pages.align import (
     align_page,
     template_features,
 )
-from recognition.engine.pages.templates import KIND_MODELS, FieldSpec, FormTemplate
+from recognition.engine.pages.layout import align_layout, locate_fields, template_structures
+from recognition.engine.pages.prepare import clear_background, ink_mask
+from recognition.engine.pages.templates import KIND_MODELS, PRINTED_KINDS, FieldSpec, FormTemplate
 
 RESULT_FORMAT = "hwr-form-result/1"
 MODEL_ORDER = ("digits", "letters", "alnum")
@@ -89,7 +91,12 @@ def piece_plausibility(segment: Segment, key: tuple[int, int], kind: str) -> flo
 
 
 def segment_field(
-    page: np.ndarray, box: tuple[int, int, int, int], cells: int | None, kind: str, keep_groups: bool = False
+    page: np.ndarray,
+    box: tuple[int, int, int, int],
+    cells: int | None,
+    kind: str,
+    keep_groups: bool = False,
+    located: bool = False,
 ) -> list[Segment]:
     """Segments of one field of an aligned page (or of a field image with box = the whole image).
 
@@ -97,7 +104,8 @@ def segment_field(
     reader keeps them, to let recognition choose the cuts).
     """
     if cells:
-        return segment_comb(page, box, cells, keep_groups=keep_groups, kind=kind)
+        tolerance = LOCATED_WALL_TOLERANCE if located else WALL_TOLERANCE
+        return segment_comb(page, box, cells, keep_groups=keep_groups, kind=kind, wall_tolerance=tolerance)
     segments = segment_free(page, box, kind)
     if keep_groups:
         return segments
@@ -105,6 +113,88 @@ def segment_field(
     for segment in segments:
         flat.extend(resolve_group(segment, segment.choices.default) if segment.kind == "group" else [segment])
     return flat
+
+
+WRITING_BAND_SHARE = 0.04
+WRITING_BAND_MARGIN = 0.25
+
+
+def writing_band(crop: np.ndarray) -> tuple[int, int]:
+    """Rows (top, bottom) of the line of writing in a loose crop of a printed document's field.
+
+    The band is the run of rows around the inkiest one whose ink stays above a small share of its
+    peak, widened by a quarter of its height for ascenders and descenders; what lies apart from it
+    (the tops of the next line's letters, a printed label's underline) is cut off.
+    """
+    mask, _ = ink_mask(crop)
+    profile = cv2.blur(mask.sum(axis=1).astype(np.float32)[:, None], (1, 5)).ravel()
+    if profile.max() <= 0:
+        return 0, crop.shape[0]
+    peak = int(np.argmax(profile))
+    low = profile < WRITING_BAND_SHARE * profile[peak]
+    above = np.flatnonzero(low[:peak])
+    below = np.flatnonzero(low[peak:])
+    top = int(above[-1]) + 1 if above.size else 0
+    bottom = peak + int(below[0]) if below.size else crop.shape[0]
+    margin = int(round((bottom - top) * WRITING_BAND_MARGIN))
+    return max(0, top - margin), min(crop.shape[0], bottom + margin)
+
+
+def vocabulary_words(name: str) -> tuple[str, ...]:
+    """The words (capitals) of a template vocabulary."""
+    if name == "number_words":
+        from recognition.engine.cheques.words import SPELLINGS
+
+        # The parser also knows "Rs" and "Re"; as free-standing words they would let any two strokes
+        # of ink read as a word, so the reader does not offer them.
+        return tuple(sorted(word.upper() for word in SPELLINGS if len(word) > 2))
+    raise ValueError(f"unknown vocabulary {name!r}")
+
+
+def join_lines(readings: list):
+    """One field's reading from the readings of its lines, top to bottom: the lines' texts joined by a
+    space, as sure as its least sure written line (a blank line neither adds nor doubts anything)."""
+    if len(readings) == 1:
+        return readings[0]
+    from recognition.engine.sequences.reader import FieldReading
+
+    written = [reading for reading in readings if reading.text] or readings[:1]
+    text = " ".join(reading.text for reading in written)
+    confidence = min(reading.confidence for reading in written)
+    probability = float(np.prod([reading.readings[0][1] if reading.readings else 0.0 for reading in written]))
+    return FieldReading(
+        text=text,
+        confidence=confidence,
+        chars=[char for reading in written for char in reading.chars],
+        readings=[(text, probability)],
+        warnings=[warning for reading in readings for warning in reading.warnings],
+        raw_confidence=min(reading.raw_confidence for reading in written),
+    )
+
+
+def read_printed_field(image: np.ndarray, spec: FieldSpec) -> dict:
+    """A printed field (a cheque's MICR line) read by matching its font, in the result's format."""
+    from recognition.engine.cheques.micr import read_micr
+
+    x, y, width, height = spec.box
+    reading = read_micr(image[y : y + height, x : x + width])
+    chars = [
+        {
+            "text": char.text,
+            "confidence": round(float(char.confidence), 4),
+            "box": [int(char.box[0]) + x, int(char.box[1]) + y, int(char.box[2]), int(char.box[3])],
+            "alternatives": [[text, round(float(score), 4)] for text, score in char.alternatives],
+        }
+        for char in reading.chars
+    ]
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "text": reading.text,
+        "confidence": round(float(reading.confidence), 4),
+        "chars": chars,
+        "warnings": [] if reading.text else ["no MICR line found in its band"],
+    }
 
 
 @dataclass
@@ -126,6 +216,7 @@ class FormReader:
         min_score: float = MIN_SCORE,
         opencv_threads: int | None = 1,
         use_sequences: bool = True,
+        today=None,
     ):
         # Reading a page is hundreds of small OpenCV calls; a thread pool costs more than it gains on
         # them (3x slower on a busy 2-core machine), and throughput comes from one process per core.
@@ -139,6 +230,8 @@ class FormReader:
         self._pair_reader: object | None | bool = False  # False: not looked for yet; None: there is none
         self._sequence_reader: object | None | bool = False
         self.use_sequences = use_sequences
+        # The day cheques are presented on, for their validity window (None: the day they are read).
+        self.today = today
         self._features: dict[int, tuple[FormTemplate, TemplateFeatures]] = {}
 
     def classifier(self, model_kind: str):
@@ -190,18 +283,39 @@ class FormReader:
                 self._sequence_reader = None
         return self._sequence_reader
 
-    def _read_free_fields(self, image: np.ndarray, specs: list[FieldSpec]) -> tuple[list[dict], str]:
-        """Free fields read whole by the sequence reader: (results in the order of specs, its name)."""
+    def _read_free_fields(
+        self, image: np.ndarray, specs: list[FieldSpec], bands: bool = False
+    ) -> tuple[list[dict], str]:
+        """Free fields read whole by the sequence reader: (results in the order of specs, its name).
+
+        bands: each crop is narrowed to its line of writing (loose boxes of printed documents whose
+        layout varies, such as cheques of different banks).
+        """
         reader = self.sequence_reader()
-        crops, offsets = [], []
-        for spec in specs:
-            x, y, width, height = spec.box
-            margin = int(round(height * FREE_FIELD_MARGIN))
-            left, top = max(0, x - margin), max(0, y - margin)
-            right, bottom = min(image.shape[1], x + width + margin), min(image.shape[0], y + height + margin)
-            crops.append(image[top:bottom, left:right])
-            offsets.append((left, top))
-        readings = reader.read(crops, [spec.kind for spec in specs], offsets)
+        crops, offsets, kinds, owners, vocabularies = [], [], [], [], []
+        for index, spec in enumerate(specs):
+            for x, y, width, height in spec.lines or (spec.box,):
+                margin = int(round(height * FREE_FIELD_MARGIN))
+                left, top = max(0, x - margin), max(0, y - margin)
+                right, bottom = (
+                    min(image.shape[1], x + width + margin),
+                    min(image.shape[0], y + height + margin),
+                )
+                if bands:
+                    band_top, band_bottom = writing_band(image[top:bottom, left:right])
+                    top, bottom = top + band_top, top + band_bottom
+                crops.append(image[top:bottom, left:right])
+                offsets.append((left, top))
+                kinds.append(spec.kind)
+                owners.append(index)
+                vocabularies.append(vocabulary_words(spec.vocabulary) if spec.vocabulary else None)
+        line_readings = reader.read(crops, kinds, offsets, vocabularies)
+        readings = [
+            join_lines(
+                [reading for owner, reading in zip(owners, line_readings, strict=True) if owner == index]
+            )
+            for index in range(len(specs))
+        ]
         results = [
             {
                 "name": spec.name,
@@ -275,7 +389,11 @@ class FormReader:
         return cached[1]
 
     def read_fields(
-        self, image: np.ndarray, specs: list[FieldSpec], use_sequences: bool | None = None
+        self,
+        image: np.ndarray,
+        specs: list[FieldSpec],
+        use_sequences: bool | None = None,
+        free_image: np.ndarray | None = None,
     ) -> tuple[list[dict], list[str]]:
         """Read fields of an image already in template coordinates: free fields whole with the sequence
         reader (when there is one, use_sequences allows and its card reads the kind; text fields
@@ -284,11 +402,14 @@ class FormReader:
         Returns the field results in the order of specs and the names of the models used.
         """
         use_sequences = self.use_sequences if use_sequences is None else use_sequences
-        sequence_reader = self.sequence_reader() if any(spec.cells is None for spec in specs) else None
+        printed = [index for index, spec in enumerate(specs) if spec.kind in PRINTED_KINDS]
+        handwritten = [spec for spec in specs if spec.kind not in PRINTED_KINDS]
+        sequence_reader = self.sequence_reader() if any(spec.cells is None for spec in handwritten) else None
         free = [
             index
             for index, spec in enumerate(specs)
             if spec.cells is None
+            and spec.kind not in PRINTED_KINDS
             and sequence_reader is not None
             and (spec.kind == "text" or (use_sequences and spec.kind in sequence_reader.free_field_kinds))
         ]
@@ -297,15 +418,21 @@ class FormReader:
                 raise ValueError(
                     f"field {spec.name!r}: text fields need the sequence reader (models/sequence)"
                 )
-        others = [index for index in range(len(specs)) if index not in free]
+        others = [index for index in range(len(specs)) if index not in free and index not in printed]
         results: list[dict | None] = [None] * len(specs)
         names = []
+        for index in printed:
+            results[index] = read_printed_field(image, specs[index])
         if others:
             character_results, names = self._read_character_fields(image, [specs[index] for index in others])
             for index, result in zip(others, character_results, strict=True):
                 results[index] = result
         if free:
-            free_results, name = self._read_free_fields(image, [specs[index] for index in free])
+            free_results, name = self._read_free_fields(
+                image if free_image is None else free_image,
+                [specs[index] for index in free],
+                bands=free_image is not None,
+            )
             for index, result in zip(free, free_results, strict=True):
                 results[index] = result
             names.append(name)
@@ -320,7 +447,8 @@ class FormReader:
         results in the order of specs and the names of the models used.
         """
         segments_per_field = [
-            segment_field(image, spec.box, spec.cells, spec.kind, keep_groups=True) for spec in specs
+            segment_field(image, spec.box, spec.cells, spec.kind, keep_groups=True, located=spec.located)
+            for spec in specs
         ]
         model_kinds = sorted({spec.model_kind for spec in specs}, key=MODEL_ORDER.index)
         predictions_per_field: list[list] = [[] for _ in specs]
@@ -388,8 +516,24 @@ class FormReader:
         Raises align.AlignmentError (a ValueError with .score) when the page cannot be aligned: such a
         page is reported, never read.
         """
-        alignment = align_page(page_image, self.features(template), self.min_score)
-        fields, model_names = self.read_fields(alignment.aligned, template.fields)
+        free_image = None
+        if template.alignment == "layout":
+            alignment = align_layout(page_image, template)
+            specs = locate_fields(
+                template.fields, template_structures(template), alignment.structure_boxes, template.size
+            )
+            # Free fields of such documents are loose boxes over security printing: they are read
+            # without the background and rules, narrowed to their line of writing. Combs keep their
+            # walls, which their segmentation takes out itself.
+            free_image = clear_background(alignment.aligned, rule_length=template.size[0] // 20)
+        else:
+            alignment = align_page(page_image, self.features(template), self.min_score)
+            specs = template.fields
+        fields, model_names = self.read_fields(alignment.aligned, specs, free_image=free_image)
+        if "cheque" in template.source:
+            from recognition.engine.cheques.checks import check_cheque
+
+            fields = check_cheque(fields, template.source["cheque"], today=self.today)
         result = {
             "format": RESULT_FORMAT,
             "template": template.name,

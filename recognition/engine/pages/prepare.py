@@ -117,3 +117,32 @@ def prepare_page(gray: np.ndarray) -> np.ndarray:
     """The full clean-up for a page that is read without alignment: denoise, even light, deskew."""
     cleaned = correct_illumination(denoise(gray, 3))
     return deskew(cleaned)[0]
+
+
+def clear_background(gray: np.ndarray, share: float = 0.4, rule_length: int | None = None) -> np.ndarray:
+    """The page with light printed backgrounds (security patterns, microprint, tints) turned to paper,
+    and, given rule_length, the horizontal rules at least that long too.
+
+    A pixel is kept where its contrast against the local paper is at least `share` of the page's
+    strong ink contrast (printed text and handwriting); fainter marks become paper. Field crops of such
+    pages otherwise scale the pattern up to ink wherever nothing is written, and a rule under the
+    writing (printed as a line of microtext on cheques) to a line of ink.
+    """
+    image = gray.astype(np.float32)
+    size = max(15, int(round(min(gray.shape) / 40)) | 1)
+    paper = cv2.blur(
+        cv2.dilate(image, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))), (size, size)
+    )
+    contrast = np.clip(paper - image, 0.0, 255.0)
+    strong = float(np.percentile(contrast, 99.5))
+    if strong <= 0:
+        return gray.copy()
+    erase = contrast < share * strong
+    if rule_length:
+        dark = cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12)
+        joined = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+        rules = cv2.morphologyEx(
+            joined, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (rule_length, 1))
+        )
+        erase |= cv2.dilate(rules, np.ones((5, 1), np.uint8)) > 0
+    return np.where(erase, np.clip(paper, 0, 255), gray).astype(np.uint8)

@@ -12,6 +12,15 @@ from recognition.engine.sequences.charset import CHARSET
 
 TEMPLATE_FORMAT = "hwr-form-template/1"
 FIELD_KINDS = ("digits", "letters", "alnum", "date", "amount", "text")
+# Printed (not handwritten) fields a template may also hold: a cheque's E-13B MICR line, read by
+# matching the font's glyphs, never by a trained model, and never corrected into training data.
+PRINTED_KINDS = ("micr",)
+TEMPLATE_KINDS = FIELD_KINDS + PRINTED_KINDS
+ALIGNMENTS = ("features", "layout")
+# Vocabularies a free text field may be read in (its reading is then made of these words only).
+VOCABULARIES = ("number_words",)
+# The MICR line's characters: digits and the four E-13B symbols (transit, amount, on-us, dash).
+MICR_SYMBOLS = "\u2446\u2447\u2448\u2449"
 # The characters each field kind may hold (the amount's separators come from segmentation or the
 # sequence reader, not a character model). Free letter fields also hold a space between words, a
 # hyphen, an apostrophe and a dot (JEAN-PIERRE, O'NEIL, P. KUMAR); text is free mixed-case writing.
@@ -22,6 +31,7 @@ KIND_ALPHABETS = {
     "date": "0123456789",
     "amount": "0123456789",
     "text": CHARSET,
+    "micr": "0123456789 " + MICR_SYMBOLS,
 }
 # Which classifier reads each field kind.
 KIND_MODELS = {
@@ -32,6 +42,7 @@ KIND_MODELS = {
     "amount": "digits",
     # Only the sequence reader reads text: it has no character model.
     "text": "sequence",
+    "micr": "micr",
 }
 
 
@@ -43,6 +54,11 @@ class FieldSpec:
     kind: str
     box: tuple[int, int, int, int]  # x, y, width, height in template pixels
     cells: int | None  # comb field with N boxes, or None for free writing
+    # A free field written on several printed lines (a cheque's amount in words): each line's box,
+    # read one by one and joined with a space. None: the field is one line, its box.
+    lines: tuple[tuple[int, int, int, int], ...] | None = None
+    vocabulary: str | None = None  # one of VOCABULARIES: the words a text field is read in
+    located: bool = False  # its box was found on the page (layout alignment), not only mapped there
 
     @property
     def model_kind(self) -> str:
@@ -58,6 +74,7 @@ class FormTemplate:
     size: tuple[int, int]  # width, height
     fields: list[FieldSpec]
     source: dict = field(default_factory=dict, repr=False)
+    alignment: str = "features"  # how pages are aligned: by printed features, or by the layout
     _image: np.ndarray | None = field(default=None, repr=False)
 
     def load_image(self) -> np.ndarray:
@@ -101,8 +118,8 @@ def parse_field(data: object, index: int, size: tuple[int, int]) -> FieldSpec:
         raise ValueError(f"{where}: 'name' must be a non-empty string")
     where = f"field {name!r}"
     kind = data.get("kind")
-    if kind not in FIELD_KINDS:
-        raise ValueError(f"{where}: 'kind' must be one of {', '.join(FIELD_KINDS)}, not {kind!r}")
+    if kind not in TEMPLATE_KINDS:
+        raise ValueError(f"{where}: 'kind' must be one of {', '.join(TEMPLATE_KINDS)}, not {kind!r}")
     box = data.get("box")
     if not isinstance(box, list | tuple) or len(box) != 4:
         raise ValueError(f"{where}: 'box' must be [x, y, width, height]")
@@ -122,7 +139,33 @@ def parse_field(data: object, index: int, size: tuple[int, int]) -> FieldSpec:
         raise ValueError(f"{where}: a text field is free writing ('cells': null), not a comb of {cells}")
     if kind == "date" and cells not in (None, 8):
         raise ValueError(f"{where}: a date comb field has 8 cells (DDMMYYYY), not {cells}")
-    return FieldSpec(name=name, kind=kind, box=(x, y, width, height), cells=cells)
+    lines = _parse_lines(data.get("lines"), where, cells, (x, y, width, height))
+    vocabulary = data.get("vocabulary")
+    if vocabulary is not None and (kind != "text" or vocabulary not in VOCABULARIES):
+        raise ValueError(f"{where}: 'vocabulary' is for text fields, one of {', '.join(VOCABULARIES)}")
+    return FieldSpec(
+        name=name, kind=kind, box=(x, y, width, height), cells=cells, lines=lines, vocabulary=vocabulary
+    )
+
+
+def _parse_lines(lines: object, where: str, cells, box) -> tuple | None:
+    """A field's optional `lines`: boxes inside its box, one per written line, top to bottom."""
+    if lines is None:
+        return None
+    if cells is not None:
+        raise ValueError(f"{where}: 'lines' is for free fields, not combs")
+    if not isinstance(lines, list) or not lines:
+        raise ValueError(f"{where}: 'lines' must be a non-empty list of [x, y, width, height]")
+    parsed = []
+    x, y, width, height = box
+    for line in lines:
+        if not isinstance(line, list | tuple) or len(line) != 4:
+            raise ValueError(f"{where}: each of 'lines' must be [x, y, width, height]")
+        lx, ly, lw, lh = (_positive_int(value, f"{where}: line box value") for value in line)
+        if lw <= 0 or lh <= 0 or lx < x or ly < y or lx + lw > x + width or ly + lh > y + height:
+            raise ValueError(f"{where}: line {list(line)} must lie inside the field's box {list(box)}")
+        parsed.append((lx, ly, lw, lh))
+    return tuple(parsed)
 
 
 def parse_template(
@@ -161,7 +204,17 @@ def parse_template(
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"template field names must be unique; repeated: {', '.join(duplicates)}")
-    return FormTemplate(name=name, image_path=image_path, size=(width, height), fields=specs, source=data)
+    alignment = data.get("alignment", "features")
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"template 'alignment' must be one of {', '.join(ALIGNMENTS)}, not {alignment!r}")
+    template = FormTemplate(
+        name=name, image_path=image_path, size=(width, height), fields=specs, source=data, alignment=alignment
+    )
+    if alignment == "layout":
+        from recognition.engine.pages.layout import template_structures
+
+        template_structures(template)  # raises ValueError for a layout that cannot be aligned by
+    return template
 
 
 def load_template(path: str | Path) -> FormTemplate:
@@ -179,3 +232,25 @@ def load_template(path: str | Path) -> FormTemplate:
     if not template.image_path.is_file():
         raise ValueError(f"template {path}: image {template.image_path} does not exist")
     return template
+
+
+# The templates that ship with the product, one folder each: forms_data/<name>/<name>.json.
+BUNDLED_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "forms_data"
+
+
+def bundled_template_names(directory: Path = BUNDLED_TEMPLATES_DIR) -> list[str]:
+    return sorted(path.parent.name for path in directory.glob("*/*.json") if path.stem == path.parent.name)
+
+
+def resolve_template(name_or_path: str | Path, directory: Path = BUNDLED_TEMPLATES_DIR) -> FormTemplate:
+    """A template by its JSON file's path, or by the name of a bundled one (`check`, `cheque-cts2010`)."""
+    path = Path(name_or_path)
+    if path.is_file() or path.suffix == ".json" or len(path.parts) > 1:
+        return load_template(path)
+    bundled = directory / str(name_or_path) / f"{name_or_path}.json"
+    if bundled.is_file():
+        return load_template(bundled)
+    names = ", ".join(bundled_template_names(directory))
+    raise ValueError(
+        f"no template file {name_or_path!r} and no bundled template of that name (bundled: {names})"
+    )

@@ -139,3 +139,64 @@ def align(probabilities: np.ndarray, alphabet: str, text: str) -> list[tuple[int
 def decode_kind(probabilities: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
     """The kind's probability matrix and alphabet, ready for greedy, beam_search and align."""
     return kind_probabilities(probabilities, kind), kind_alphabet(kind)
+
+
+def _word_trie(words: tuple[str, ...]) -> tuple[dict[str, set[str]], set[str]]:
+    """Each prefix of the words -> the characters that may follow it, and the set of whole words."""
+    following: dict[str, set[str]] = {}
+    for word in words:
+        for end in range(len(word)):
+            following.setdefault(word[:end], set()).add(word[end])
+    return following, set(words)
+
+
+def lexicon_beam_search(
+    probabilities: np.ndarray,
+    alphabet: str,
+    words: tuple[str, ...],
+    *,
+    beam_width: int = 24,
+    prune: float = 1e-4,
+) -> list[tuple[str, float]]:
+    """CTC prefix beam search restricted to readings made of the given words, one space between two
+    (a field written in a small vocabulary, such as a cheque's amount in words).
+
+    words are spelled in the alphabet's characters; the readings are the most probable complete word
+    sequences with their probabilities, best first ([] when none fits the columns).
+    """
+    following, complete = _word_trie(tuple(words))
+    index_of = {character: position + 1 for position, character in enumerate(alphabet)}
+    space = index_of.get(" ")
+    beams: dict[str, tuple[float, float]] = {"": (0.0, -np.inf)}
+    log_probabilities = np.log(np.maximum(probabilities, 1e-30))
+    for column, log_column in zip(probabilities, log_probabilities, strict=True):
+        offered = set(np.flatnonzero(column >= prune).tolist())
+        if space is not None:
+            # Writers run words together: a space the model barely sees must still be possible.
+            offered.add(space)
+        grown: dict[str, list[float]] = {}
+        for prefix, (blank_end, character_end) in beams.items():
+            total = np.logaddexp(blank_end, character_end)
+            _add_path(grown, prefix, total + log_column[0], -np.inf)
+            word = prefix.rsplit(" ", 1)[-1]
+            allowed = {index_of[character] for character in following.get(word, ()) if character in index_of}
+            if word in complete and space is not None:
+                allowed.add(space)
+            last = index_of.get(prefix[-1]) if prefix else None
+            for index in allowed & offered:
+                log_p = log_column[index]
+                extended = prefix + alphabet[index - 1]
+                if index == last:
+                    _add_path(grown, extended, -np.inf, blank_end + log_p)
+                else:
+                    _add_path(grown, extended, -np.inf, total + log_p)
+            if last is not None and last in offered:
+                _add_path(grown, prefix, -np.inf, character_end + log_column[last])
+        ranked = sorted(grown.items(), key=lambda item: -np.logaddexp(*item[1]))
+        beams = {prefix: (parts[0], parts[1]) for prefix, parts in ranked[:beam_width]}
+    readings = [
+        (prefix, float(np.exp(np.logaddexp(*parts))))
+        for prefix, parts in beams.items()
+        if prefix and prefix.rsplit(" ", 1)[-1] in complete
+    ]
+    return sorted(readings, key=lambda reading: -reading[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +12,13 @@ import numpy as np
 
 from recognition.engine.sequences.calibration import Calibrator
 from recognition.engine.sequences.charset import READ_ALPHABETS, kept_text
-from recognition.engine.sequences.decode import align, beam_search, decode_kind, softmax
+from recognition.engine.sequences.decode import align, beam_search, decode_kind, lexicon_beam_search, softmax
 from recognition.engine.sequences.images import FieldGeometry, batch_images, prepare_field_geometry
 
 BEAM_WIDTH = 10
 TOP_READINGS = 5
+VOCABULARY_BEAM_WIDTH = 24
+MIN_VOCABULARY_FIT = -1e9
 BATCH_SIZE = 32
 # A field that breaks its kind's rule in every reading keeps the best one, capped here, for review.
 RULE_CONFIDENCE_CAP = 0.3
@@ -122,10 +125,13 @@ class SequenceReader:
                 results[index] = softmax(row[:length].astype(np.float64))
         return results
 
-    def read(self, crops: list[np.ndarray], kinds: list[str], offsets=None) -> list[FieldReading]:
+    def read(
+        self, crops: list[np.ndarray], kinds: list[str], offsets=None, vocabularies=None
+    ) -> list[FieldReading]:
         """Read grayscale crops (dark ink on light) as the given field kinds.
 
         offsets: per crop, the (x, y) of its top-left corner on the page, added to character boxes.
+        vocabularies: per crop, None or the words (capitals) its reading must be made of.
         """
         from recognition.engine.fields.rules import check_field
 
@@ -134,10 +140,16 @@ class SequenceReader:
         offsets = offsets or [(0, 0)] * len(crops)
         prepared = [prepare_field_geometry(crop) for crop in crops]
         probabilities = self.probabilities([image for image, _ in prepared])
+        vocabularies = vocabularies or [None] * len(crops)
         readings = []
-        for (_, geometry), field_probabilities, kind, offset in zip(
-            prepared, probabilities, kinds, offsets, strict=True
+        for (_, geometry), field_probabilities, kind, offset, vocabulary in zip(
+            prepared, probabilities, kinds, offsets, vocabularies, strict=True
         ):
+            if vocabulary:
+                reading = self._read_in_vocabulary(field_probabilities, kind, geometry, offset, vocabulary)
+                if reading is not None:
+                    readings.append(reading)
+                    continue
             kind_probs, alphabet = decode_kind(field_probabilities, kind)
             beams = beam_search(kind_probs, alphabet, beam_width=BEAM_WIDTH)
             decoded, share, warnings, kept = choose_reading(kind, beams, check_field)
@@ -161,6 +173,48 @@ class SequenceReader:
                 )
             )
         return readings
+
+    def _read_in_vocabulary(
+        self, probabilities, kind: str, geometry, offset, vocabulary
+    ) -> FieldReading | None:
+        """A field read as words of a vocabulary, case folded (None when no word sequence fits it).
+
+        The words come out capitalised ("Twenty One Lakh"): the case a writer used is not kept.
+        """
+        letter_probs, alphabet = decode_kind(probabilities, "letters")
+        free = beam_search(letter_probs, alphabet, beam_width=BEAM_WIDTH)
+        if not free or not free[0][0].strip():
+            return None  # nothing written: read as any blank field
+        beams = lexicon_beam_search(
+            letter_probs, alphabet, tuple(vocabulary), beam_width=VOCABULARY_BEAM_WIDTH
+        )
+        # How much less likely the best word sequence is than the best free reading (natural log):
+        # far below it, the writing is not made of these words, and forcing them would invent a reading.
+        fit = np.log(max(beams[0][1], 1e-300)) - np.log(max(free[0][1], 1e-300)) if beams else -np.inf
+        if os.environ.get("HWR_DEBUG_VOCABULARY"):
+            print(
+                "vocabulary fit", round(float(fit), 1), repr(free[0][0]), repr(beams[0][0] if beams else None)
+            )
+        if fit < MIN_VOCABULARY_FIT:
+            return FieldReading(
+                text="",
+                confidence=0.0,
+                warnings=[f"not read as words of its vocabulary (free reading {free[0][0]!r})"],
+            )
+        total = sum(probability for _, probability in beams) or 1.0
+        decoded, probability = beams[0]
+        characters = _characters(letter_probs, alphabet, decoded, "letters", geometry, offset)
+        text = decoded.title()
+        for character, shown in zip(characters, text, strict=False):
+            character["text"] = shown
+        raw = min([probability / total, *(character["confidence"] for character in characters)])
+        return FieldReading(
+            text=text,
+            confidence=round(float(self.calibrator.apply(kind, raw)), 4),
+            chars=characters,
+            readings=[(reading.title(), round(share, 6)) for reading, share in beams[:TOP_READINGS]],
+            raw_confidence=float(raw),
+        )
 
 
 SEQUENCE_KIND = "sequence"

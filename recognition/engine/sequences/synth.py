@@ -136,6 +136,9 @@ class FieldSynthesizer:
             ]
         if self.random.random() < 0.1 and len(words) > 1:
             words[0] = words[0][0] + "."
+        # Payees on cheques are mostly written in mixed case ("Pradeep Kumar"), names on forms in capitals.
+        if self.random.random() < 0.35:
+            words = [word.title() if self.random.random() < 0.85 else word.lower() for word in words]
         return " ".join(words)
 
     def _words(self) -> str:
@@ -147,6 +150,34 @@ class FieldSynthesizer:
             text += " " + str(self.random.integers(1, 200))
         return text
 
+    def _number_words(self) -> str:
+        """An amount in words as Indian cheque writers write it: "Twenty One lacs five thousand only"."""
+        from recognition.engine.cheques.words import amount_to_words
+
+        rupees = int(10 ** self.random.uniform(2, 8.3))
+        if self.random.random() < 0.7:
+            rupees = max(1000, rupees // 1000 * 1000)
+        words = amount_to_words(rupees).split()
+        spellings = {
+            "Lakh": ["Lakh", "Lakhs", "Lacs", "Lacks", "Lac", "Lakh"],
+            "Crore": ["Crore", "Crores"],
+            "Thousand": ["Thousand", "Thousand", "Thousands"],
+            "Forty": ["Forty", "Fourty"],
+        }
+        words = [str(self.random.choice(spellings[word])) if word in spellings else word for word in words]
+        if self.random.random() < 0.2:
+            words.insert(0, "Rupees")
+        if self.random.random() < 0.3:
+            words.append(str(self.random.choice(["only", "Only"])))
+        case = self.random.choice(["title", "lower", "first", "upper"], p=[0.45, 0.25, 0.2, 0.1])
+        if case == "lower":
+            words = [word.lower() for word in words]
+        elif case == "first":
+            words = [words[0]] + [word.lower() for word in words[1:]]
+        elif case == "upper":
+            words = [word.upper() for word in words]
+        return " ".join(words)
+
     def _code(self) -> str:
         alphabet = (
             list("0123456789") if self.random.random() < 0.6 else list("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")
@@ -155,7 +186,7 @@ class FieldSynthesizer:
 
     def text(self, family: str) -> str:
         return {"amount": self._number, "date": self._date, "name": self._name, "words": self._words,
-                "code": self._code}[family]()  # fmt: skip
+                "code": self._code, "numberwords": self._number_words}[family]()  # fmt: skip
 
     # -- writing -------------------------------------------------------------------------------------
     def _glyph(self, character: str, style: dict, cap_height: int) -> np.ndarray:
@@ -398,9 +429,9 @@ class FieldSynthesizer:
 
     def field(self, family: str | None = None, text: str | None = None) -> tuple[np.ndarray, str, str]:
         """One synthetic crop: (uint8 gray image, label, family); the text is drawn unless given."""
-        families = ["amount", "date", "name", "words", "code"]
+        families = ["amount", "date", "name", "words", "code", "numberwords"]
         if family is None:
-            family = str(self.random.choice(families, p=[0.3, 0.1, 0.3, 0.2, 0.1]))
+            family = str(self.random.choice(families, p=[0.27, 0.08, 0.27, 0.15, 0.08, 0.15]))
         text = text if text is not None else self.text(family)
         cap_height = int(self.random.integers(18, 44))
         ink = self._dress(self.write(text, cap_height, family), cap_height, family)

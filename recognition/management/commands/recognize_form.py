@@ -1,5 +1,6 @@
 """Read filled form pages against a template and print or write the results (hwr-form-result/1)."""
 
+import datetime
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognition.engine.pages.align import AlignmentError
 from recognition.engine.pages.load import load_pages
-from recognition.engine.pages.templates import load_template
+from recognition.engine.pages.templates import resolve_template
 
 
 class Command(BaseCommand):
@@ -19,7 +20,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("pages", nargs="+", metavar="PAGE", help="PNG, JPEG, TIFF or PDF files")
-        parser.add_argument("--template", required=True, help="template JSON (hwr-form-template/1)")
+        parser.add_argument(
+            "--template",
+            required=True,
+            help="template JSON (hwr-form-template/1), or a bundled template's name: check, sample_form, "
+            "cheque-cts2010",
+        )
+        parser.add_argument(
+            "--today",
+            type=datetime.date.fromisoformat,
+            help="cheques: the day they are presented, YYYY-MM-DD, for the date's validity window "
+            "(default: the day they are read)",
+        )
         parser.add_argument("--out", help="folder for one result JSON per page")
         parser.add_argument(
             "--json", action="store_true", help="accepted for compatibility: output is JSON anyway"
@@ -31,12 +43,12 @@ class Command(BaseCommand):
         if out_dir is None and len(pages) > 1:
             raise CommandError("several pages need --out DIR (without it, one page is printed)")
         try:
-            template = load_template(options["template"])
+            template = resolve_template(options["template"])
         except ValueError as error:
             raise CommandError(f"bad template: {error}") from error
         from recognition.engine.fields.reader import FormReader  # keeps Keras out of `manage.py help`
 
-        reader = FormReader(settings.MODEL_DIR)  # models load once, on the first page
+        reader = FormReader(settings.MODEL_DIR, today=options["today"])  # models load once, on the first page
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
         failures = 0

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from recognition.engine.cheques.words import cross_check, format_indian, parse_amount_words
 from recognition.exceptions import NotFound
 from recognition.models import (
     Document,
@@ -378,6 +379,105 @@ def template_get(*, template_id: int) -> FormTemplate:
 def template_export(*, template: FormTemplate) -> dict:
     """The format-1 JSON of a template, naming its image file as exported beside it."""
     return {**template.definition, "image": f"{template.name}.png"}
+
+
+# --- cheques: what the engine checked across fields, as the review screens show it -------------
+
+# A cross-check's verdict coloured as confidence is (confidence_level): agreeing readings are sure,
+# an unreadable check says nothing either way, a disagreement needs a person.
+VERDICT_LEVELS = {"agree": "high", "unreadable": "medium", "disagree": "low"}
+
+
+def confidence_level(confidence: float) -> str:
+    """How sure a reading is, as the pages colour it: high, medium or low."""
+    return "high" if confidence >= 0.9 else "medium" if confidence >= 0.6 else "low"
+
+
+def page_result_fields(page: Page) -> dict[str, dict]:
+    """The engine's entries of a page's fields by name, as stored whole in page.result.
+
+    The FieldResult rows keep only what review needs; the engine's extra keys (warnings, an amount's
+    cross_check, the words' value) are read from here instead of copied into columns.
+    """
+    entries = (page.result or {}).get("fields") or []
+    return {entry["name"]: entry for entry in entries if isinstance(entry, dict) and "name" in entry}
+
+
+def field_warnings(field: FieldResult) -> list[str]:
+    """What the engine warned about a field as it read it (a date post-dated or stale, no MICR line)."""
+    warnings = page_result_fields(field.page).get(field.name, {}).get("warnings") or []
+    return [str(warning) for warning in warnings]
+
+
+def cheque_field_names(template: FormTemplate) -> dict[str, str]:
+    """Where a cheque's amount, amount in words and MICR line are: the template's `cheque` options."""
+    options = template.definition.get("cheque") or {}
+    return {role: str(options.get(role, role)) for role in ("amount", "amount_words", "micr")}
+
+
+def cheque_amounts(*, page: Page) -> dict | None:
+    """The amount in figures beside the amount in words and their cross-check, for a page of a template
+    with both fields; None for any other page (or one not read yet).
+
+    The verdict is the engine's while both fields stand as read; once a reviewer corrected either, it
+    is checked again on the current texts, so the panel never vouches for text nobody read.
+    """
+    names = cheque_field_names(page.document.template)
+    template_fields = {field.get("name") for field in page.document.template.fields}
+    if not {names["amount"], names["amount_words"]} <= template_fields or page.status != Page.Status.DONE:
+        return None
+    rows = {field.name: field for field in page.fields.all()}
+    amount, words = rows.get(names["amount"]), rows.get(names["amount_words"])
+    if amount is None or words is None:
+        return None
+    entries = page_result_fields(page)
+    check = _amounts_check(amount, words, entries)
+    return {
+        "amount": amount,
+        "words": words,
+        "words_value": _indian_or_empty(check["words_value"]),
+        "verdict": check["verdict"],
+        "reason": check["reason"],
+        "level": VERDICT_LEVELS.get(check["verdict"], "medium"),
+        "rechecked": check["rechecked"],
+        "micr": _micr_as_read(rows.get(names["micr"])),
+    }
+
+
+def _amounts_check(amount: FieldResult, words: FieldResult, entries: dict[str, dict]) -> dict:
+    """The stored cross-check of the fields as read, or one made now on their current texts."""
+    stored = entries.get(amount.name, {}).get("cross_check")
+    as_read = amount.text == amount.recognized_text and words.text == words.recognized_text
+    if as_read and isinstance(stored, dict) and stored.get("verdict") in VERDICT_LEVELS:
+        words_value = stored.get("words_value", entries.get(words.name, {}).get("value"))
+        return {
+            "verdict": stored["verdict"],
+            "reason": str(stored.get("reason", "")),
+            "words_value": words_value,
+            "rechecked": False,
+        }
+    check = cross_check(amount.text, parse_amount_words(words.text))
+    return {
+        "verdict": check.verdict,
+        "reason": check.reason,
+        "words_value": check.words_value,
+        "rechecked": not as_read,
+    }
+
+
+def _indian_or_empty(rupees) -> str:
+    """Rupees grouped the Indian way (88,00,000), or "" when the words gave no amount."""
+    try:
+        return format_indian(int(rupees)) if rupees is not None else ""
+    except (TypeError, ValueError):
+        return ""
+
+
+def _micr_as_read(field: FieldResult | None) -> dict | None:
+    """The printed MICR line as read, with how sure the font match was; None when the page has none."""
+    if field is None:
+        return None
+    return {"field": field, "level": confidence_level(field.confidence)}
 
 
 # --- learning loop -----------------------------------------------------------------------------

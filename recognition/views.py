@@ -27,6 +27,7 @@ from recognition.exceptions import (
 )
 from recognition.models import FieldResult, FormTemplate, Page
 from recognition.permissions import can_upload, is_admin, is_reviewer
+from recognition.selectors import confidence_level
 from recognition.services.accounts import api_token_get_or_create, api_token_replace
 from recognition.services.documents import batch_upload
 from recognition.services.images import crop_png, encode_png
@@ -119,7 +120,12 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
     context = {
         "document": document,
         "pages": [
-            {"page": page, "fields": [_field_view(field) for field in page.fields.all()]} for page in pages
+            {
+                "page": page,
+                "fields": [_field_view(field) for field in page.fields.all()],
+                "cheque": selectors.cheque_amounts(page=page),
+            }
+            for page in pages
         ],
         "progress": selectors.document_progress(document=document),
         "template_width": width,
@@ -127,11 +133,6 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
         "min_alignment_score": MIN_SCORE,
     }
     return render(request, "recognition/document_detail.html", context)
-
-
-def confidence_level(confidence: float) -> str:
-    """How sure a reading is, as the pages colour it: high, medium or low."""
-    return "high" if confidence >= 0.9 else "medium" if confidence >= 0.6 else "low"
 
 
 def _field_view(field: FieldResult) -> dict:
@@ -148,7 +149,12 @@ def _field_view(field: FieldResult) -> dict:
                 "box": box if isinstance(box, list | tuple) and len(box) == 4 else None,
             }
         )
-    return {"field": field, "level": confidence_level(field.confidence), "chars": chars}
+    return {
+        "field": field,
+        "level": confidence_level(field.confidence),
+        "chars": chars,
+        "warnings": selectors.field_warnings(field),
+    }
 
 
 @login_required
@@ -393,6 +399,9 @@ def _render_review(
         "version": selectors.field_version(field),
         "text": field.text if typed is None else typed,
         "back_to": _review_trail_previous(request, field),
+        "warnings": selectors.field_warnings(field),
+        # A cheque's amount in figures and in words side by side, whichever of its fields is reviewed.
+        "cheque": selectors.cheque_amounts(page=field.page),
     }
     return render(request, "recognition/review_field.html", context, status=status)
 

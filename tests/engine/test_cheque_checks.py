@@ -140,15 +140,8 @@ def test_a_cheque_without_amount_words_checks_only_its_date():
     "written",
     [
         "TWO LAKH FIFTY THOUSAND",
-        pytest.param(
-            "TWO LAKH FIFTY THOUSAND ONLY",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: words_support picks each word's variant before it tries 'Only', so the line "
-                "'TWO LAKH FIFTY THOUSAND ONLY' scores -6.47 as 'Two Lakh Fifty Thousands Only' instead of "
-                "0.0, below -SUPPORT_MARGIN, and the agreement is not confirmed",
-            ),
-        ),
+        "TWO LAKH FIFTY THOUSAND ONLY",
+        "RUPEES TWO LACS FIFTY THOUSAND",
     ],
 )
 def test_supported_agreement_raises_both_confidences(written):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime
 
+import numpy as np
+
 from recognition.engine.cheques.dates import VALIDITY_MONTHS, check_cheque_date
-from recognition.engine.cheques.words import cross_check, format_indian, parse_amount_words
+from recognition.engine.cheques.words import amount_to_words, cross_check, format_indian, parse_amount_words
 from recognition.engine.fields.rules import RULE_CONFIDENCE_CAP
+
+# Where a free field's result holds its lines' support (engine.fields.reader.SUPPORT_KEY; not imported
+# from there, which imports this module's caller).
+SUPPORT_KEY = "_support"
 
 # Two readings of one amount, written twice in different ways and read by different means, that
 # agree on every digit are far surer than either alone: the amount's confidence is raised to this.
@@ -14,9 +20,23 @@ AGREEMENT_CONFIDENCE = 0.99
 # A date outside its validity window (post-dated, stale, or a year misread) goes to a person: its
 # confidence is capped below any auto-accept threshold, and its reading is kept as read.
 WINDOW_CONFIDENCE_CAP = 0.5
-# How many readings of each field the cross-check tries (a second reading of the figures that the
-# words confirm is taken; the words' readings are tried best first).
+# How many readings of each field give candidate amounts.
 READINGS_TRIED = 5
+# A candidate amount is confirmed when each field gives it at least 1/20 of the likelihood of that
+# field's own best reading (natural log), the figures' columns and the words' columns alike.
+SUPPORT_MARGIN = float(np.log(20.0))
+# Of the candidates the figures support best, this many are scored on the words; the confirmed one
+# must hold this share of their joint likelihood.
+FIGURES_KEPT = 12
+MIN_POSTERIOR = 0.9
+AMOUNT_SUFFIXES = ("", "/-", "/=", "=", "-")
+WORD_VARIANTS = {
+    "LAKH": ("LAKH", "LAKHS", "LAC", "LACS", "LACKS"),
+    "THOUSAND": ("THOUSAND", "THOUSANDS"),
+    "CRORE": ("CRORE", "CRORES"),
+    "FORTY": ("FORTY", "FOURTY"),
+    "NINETY": ("NINETY", "NINTY", "NIAGHTY"),
+}
 
 
 def _readings(field: dict) -> list[tuple[str, float]]:
@@ -24,51 +44,139 @@ def _readings(field: dict) -> list[tuple[str, float]]:
     return readings or [(field.get("text", ""), float(field.get("confidence", 0.0)))]
 
 
-def _agreeing_pair(amount: dict, words: dict) -> tuple[int, str, object] | None:
-    """(rank of the amount reading, that reading, the words' parse) of the most probable agreeing
-    pair of readings, or None when no pair agrees."""
-    best = None
-    for amount_rank, (amount_text, amount_probability) in enumerate(_readings(amount)[:READINGS_TRIED]):
-        for words_text, words_probability in _readings(words)[:READINGS_TRIED]:
-            parsed = parse_amount_words(words_text)
-            if parsed.rupees is None or cross_check(amount_text, parsed).verdict != "agree":
-                continue
-            joint = amount_probability * words_probability
-            if best is None or joint > best[0]:
-                best = (joint, amount_rank, amount_text, parsed)
-    return None if best is None else best[1:]
+def _neighbours(digits: str) -> set[str]:
+    """Digit strings one edit from a reading: a digit changed, dropped or added (a 0 lost in a run
+    of zeros, a 3 read for a 5), so that the figures' own columns can confirm the amount meant."""
+    found = {digits}
+    for position in range(len(digits) + 1):
+        for digit in "0123456789":
+            found.add(digits[:position] + digit + digits[position:])
+            if position < len(digits):
+                found.add(digits[:position] + digit + digits[position + 1 :])
+        if position < len(digits):
+            found.add(digits[:position] + digits[position + 1 :])
+    return {text for text in found if text and text[0] != "0"}
 
 
-def _set_amount_reading(amount: dict, text: str) -> None:
-    """The figures' field takes another of its readings (the one the words confirm)."""
-    amount["text"] = text
-    # Per-character boxes and alternatives belonged to the first reading: keep the boxes' extent only.
-    amount["chars"] = []
+def _candidates(amount: dict, words: dict) -> set[int]:
+    """Amounts either field may say: its readings' values and their one-edit neighbours (the figures),
+    the words' readings parsed."""
+    values = set()
+    for text, _ in _readings(amount)[:READINGS_TRIED]:
+        digits = text.split(".")[0].replace(",", "")
+        if digits.isdigit():
+            values.update(int(neighbour) for neighbour in _neighbours(digits) if len(neighbour) <= 10)
+    for text, _ in _readings(words)[:READINGS_TRIED]:
+        rupees = parse_amount_words(text).rupees
+        if rupees:
+            values.add(rupees)
+    return {value for value in values if 0 < value < 10**10}
+
+
+def _line_split_score(supports: list, words: list[str]) -> float:
+    """The best score of words written over the field's lines (in order, each line a run of them)."""
+    if len(supports) == 1:
+        return supports[0].score(" ".join(words))
+    if len(supports) != 2:
+        return supports[0].score(" ".join(words)) + sum(support.score("") for support in supports[1:])
+    return max(
+        supports[0].score(" ".join(words[:split])) + supports[1].score(" ".join(words[split:]))
+        for split in range(len(words) + 1)
+    )
+
+
+def words_support(supports: list, rupees: int) -> tuple[float, str]:
+    """How well the words' lines support an amount: (score, the spelling that scores best).
+
+    With and without "Rupees" before and "Only" after, each word with spellings writers use (Lakh,
+    Lakhs, Lacs ...) takes its best one in turn; case does not matter (the lines are read folded).
+    """
+    words = amount_to_words(rupees).upper().split()
+    best_score, best_words = -np.inf, words
+    for frame in (words, ["RUPEES", *words], [*words, "ONLY"], ["RUPEES", *words, "ONLY"]):
+        offset = 1 if frame[0] == "RUPEES" else 0
+        score = _line_split_score(supports, frame)
+        for position, word in enumerate(words):
+            for variant in WORD_VARIANTS.get(word, ())[1:]:
+                trial = [*frame[: offset + position], variant, *frame[offset + position + 1 :]]
+                trial_score = _line_split_score(supports, trial)
+                if trial_score > score:
+                    score, frame = trial_score, trial
+        if score > best_score:
+            best_score, best_words = score, frame
+    return best_score, " ".join(best_words).title()
+
+
+def figures_support(supports: list, rupees: int) -> tuple[float, str]:
+    """How well the figures' columns support an amount: (score, its best-scoring grouping)."""
+    groupings = {str(rupees), format_indian(rupees), f"{rupees:,}"}
+    scored = [
+        (supports[0].score(grouping + suffix), grouping)
+        for grouping in groupings
+        for suffix in AMOUNT_SUFFIXES
+    ]
+    return max(scored)
+
+
+def _confirmed_amount(amount: dict, words: dict) -> tuple[int, str, str] | None:
+    """(rupees, figures text, words text) of the amount both fields support, or None.
+
+    Candidates are first ranked by the figures alone (cheap); the best FIGURES_KEPT are scored on the
+    words too. The best joint candidate is confirmed when each field supports it within
+    SUPPORT_MARGIN and it holds at least MIN_POSTERIOR of the candidates' joint likelihood (a second
+    amount nearly as likely, 26,50,000 against 26,30,000, leaves the choice to a person).
+    """
+    amount_supports, words_supports = amount.get(SUPPORT_KEY), words.get(SUPPORT_KEY)
+    if not amount_supports or not words_supports:
+        return None
+    by_figures = sorted(
+        ((*figures_support(amount_supports, rupees), rupees) for rupees in _candidates(amount, words)),
+        reverse=True,
+    )[:FIGURES_KEPT]
+    joint = []
+    for figures_score, figures_text, rupees in by_figures:
+        words_score, words_text = words_support(words_supports, rupees)
+        joint.append(
+            (figures_score + words_score, figures_score, words_score, rupees, figures_text, words_text)
+        )
+    if not joint:
+        return None
+    joint.sort(reverse=True)
+    total, figures_score, words_score, rupees, figures_text, words_text = joint[0]
+    posterior = 1.0 / float(np.sum(np.exp(np.array([item[0] for item in joint]) - total)))
+    if figures_score < -SUPPORT_MARGIN or words_score < -SUPPORT_MARGIN or posterior < MIN_POSTERIOR:
+        return None
+    return rupees, figures_text, words_text
 
 
 def check_amounts(amount: dict, words: dict) -> dict:
     """Cross-check the amount in figures with the amount in words; both field dicts are updated.
 
-    Returns the verdict recorded on the amount as `cross_check`: agree (the amount's confidence is
-    raised), disagree (capped, with the reason as a warning) or unreadable (left as it was).
+    The amount both fields' columns support best (among what either reads) is taken when each
+    supports it well enough: the verdict is agree, the figures and the words are set to it and their
+    confidence raised. Otherwise the readings are compared as read: disagree caps the amount's
+    confidence and says why; unreadable (no number in the words) leaves it as it was.
     """
-    parsed = parse_amount_words(words.get("text", ""))
-    if parsed.rupees is not None:
-        words["value"] = parsed.rupees
-    pair = _agreeing_pair(amount, words)
-    if pair is not None:
-        rank, amount_text, agreeing = pair
-        if rank > 0:
-            _set_amount_reading(amount, amount_text)
-        words["value"] = agreeing.rupees
+    confirmed = _confirmed_amount(amount, words)
+    if confirmed is not None:
+        rupees, figures_text, words_text = confirmed
+        changed = figures_text.replace(",", "") != amount.get("text", "").replace(",", "")
+        if changed:
+            amount["text"], amount["chars"] = figures_text, []
+        if words_text.upper() != words.get("text", "").upper():
+            words["text"], words["chars"] = words_text, []
+        words["value"] = rupees
+        for field in (amount, words):
+            field["confidence"] = max(float(field.get("confidence", 0.0)), AGREEMENT_CONFIDENCE)
         verdict = {
             "verdict": "agree",
-            "reason": f"the words and the figures both say {format_indian(agreeing.rupees)}"
-            + (" (the figures' reading that the words confirm)" if rank > 0 else ""),
-            "words_value": agreeing.rupees,
+            "reason": f"the words and the figures both say {format_indian(rupees)}",
+            "words_value": rupees,
         }
-        amount["confidence"] = max(float(amount.get("confidence", 0.0)), AGREEMENT_CONFIDENCE)
     else:
+        parsed = parse_amount_words(words.get("text", ""))
+        if parsed.rupees is not None:
+            words["value"] = parsed.rupees
         check = cross_check(amount.get("text", ""), parsed)
         verdict = {"verdict": check.verdict, "reason": check.reason, "words_value": check.words_value}
         if check.verdict == "disagree":

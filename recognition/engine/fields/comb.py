@@ -32,6 +32,7 @@ THIN_STROKE_INK_SHARE = 0.3
 # How far (in cell widths) a printed wall is looked for around where the box puts it.
 WALL_TOLERANCE = 0.3
 LOCATED_WALL_TOLERANCE = 0.08
+LOCATED_WALL_LENGTH = 0.5
 
 
 def _find_walls(
@@ -175,7 +176,8 @@ def _comb_ink(
         box,
         margin_x,
         margin_y,
-        wall_length=int(height * 0.8),
+        # Where the walls are known (a located comb), a wall printed faint or broken still goes.
+        wall_length=int(height * (LOCATED_WALL_LENGTH if wall_tolerance < WALL_TOLERANCE else 0.8)),
         rule_length=int(max(cell_width * 1.6, 20)),
         wall_offsets=np.arange(cells + 1) * cell_width,
         wall_window=max(2, int(cell_width * wall_tolerance)),

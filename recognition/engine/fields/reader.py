@@ -115,6 +115,9 @@ def segment_field(
     return flat
 
 
+# A free field's result carries, under this key and only until the page's checks have run, how well
+# each of its lines supports other readings (engine.sequences.reader.Support); never in a result.
+SUPPORT_KEY = "_support"
 WRITING_BAND_SHARE = 0.04
 WRITING_BAND_MARGIN = 0.25
 
@@ -138,6 +141,23 @@ def writing_band(crop: np.ndarray) -> tuple[int, int]:
     bottom = peak + int(below[0]) if below.size else crop.shape[0]
     margin = int(round((bottom - top) * WRITING_BAND_MARGIN))
     return max(0, top - margin), min(crop.shape[0], bottom + margin)
+
+
+def free_field_crops(
+    image: np.ndarray, spec: FieldSpec, bands: bool = False
+) -> list[tuple[np.ndarray, tuple]]:
+    """The crops a free field is read from, one per line, with each crop's (x, y) on the image: the
+    box with a margin, narrowed to its line of writing when bands is true (see writing_band)."""
+    crops = []
+    for x, y, width, height in spec.lines or (spec.box,):
+        margin = int(round(height * FREE_FIELD_MARGIN))
+        left, top = max(0, x - margin), max(0, y - margin)
+        right, bottom = min(image.shape[1], x + width + margin), min(image.shape[0], y + height + margin)
+        if bands:
+            band_top, band_bottom = writing_band(image[top:bottom, left:right])
+            top, bottom = top + band_top, top + band_bottom
+        crops.append((image[top:bottom, left:right], (left, top)))
+    return crops
 
 
 def vocabulary_words(name: str) -> tuple[str, ...]:
@@ -169,6 +189,7 @@ def join_lines(readings: list):
         readings=[(text, probability)],
         warnings=[warning for reading in readings for warning in reading.warnings],
         raw_confidence=min(reading.raw_confidence for reading in written),
+        support=[support for reading in readings for support in reading.support],
     )
 
 
@@ -195,6 +216,16 @@ def read_printed_field(image: np.ndarray, spec: FieldSpec) -> dict:
         "chars": chars,
         "warnings": [] if reading.text else ["no MICR line found in its band"],
     }
+
+
+@dataclass
+class AlignedPage:
+    """A page aligned to a template: the alignment, the template's fields with their boxes where the
+    page has them, and (layout templates) the page without background the free fields are read from."""
+
+    alignment: Alignment
+    specs: list[FieldSpec]
+    free_image: np.ndarray | None
 
 
 @dataclass
@@ -294,18 +325,9 @@ class FormReader:
         reader = self.sequence_reader()
         crops, offsets, kinds, owners, vocabularies = [], [], [], [], []
         for index, spec in enumerate(specs):
-            for x, y, width, height in spec.lines or (spec.box,):
-                margin = int(round(height * FREE_FIELD_MARGIN))
-                left, top = max(0, x - margin), max(0, y - margin)
-                right, bottom = (
-                    min(image.shape[1], x + width + margin),
-                    min(image.shape[0], y + height + margin),
-                )
-                if bands:
-                    band_top, band_bottom = writing_band(image[top:bottom, left:right])
-                    top, bottom = top + band_top, top + band_bottom
-                crops.append(image[top:bottom, left:right])
-                offsets.append((left, top))
+            for crop, offset in free_field_crops(image, spec, bands):
+                crops.append(crop)
+                offsets.append(offset)
                 kinds.append(spec.kind)
                 owners.append(index)
                 vocabularies.append(vocabulary_words(spec.vocabulary) if spec.vocabulary else None)
@@ -325,6 +347,7 @@ class FormReader:
                 "chars": reading.chars,
                 "warnings": reading.warnings,
                 "readings": [[text, probability] for text, probability in reading.readings],
+                SUPPORT_KEY: reading.support,
             }
             for spec, reading in zip(specs, readings, strict=True)
         ]
@@ -394,6 +417,7 @@ class FormReader:
         specs: list[FieldSpec],
         use_sequences: bool | None = None,
         free_image: np.ndarray | None = None,
+        keep_support: bool = False,
     ) -> tuple[list[dict], list[str]]:
         """Read fields of an image already in template coordinates: free fields whole with the sequence
         reader (when there is one, use_sequences allows and its card reads the kind; text fields
@@ -436,6 +460,9 @@ class FormReader:
             for index, result in zip(free, free_results, strict=True):
                 results[index] = result
             names.append(name)
+        if not keep_support:
+            for result in results:
+                result.pop(SUPPORT_KEY, None)
         return results, names
 
     def _read_character_fields(
@@ -510,35 +537,45 @@ class FormReader:
             names.append(pair_reader_name)
         return results, names
 
+    def align(self, template: FormTemplate, page_image: np.ndarray) -> AlignedPage:
+        """A page in template pixels, with its fields where they are on it (see AlignedPage).
+
+        Raises align.AlignmentError (a ValueError with .score) when the page cannot be aligned.
+        """
+        if template.alignment != "layout":
+            alignment = align_page(page_image, self.features(template), self.min_score)
+            return AlignedPage(alignment, list(template.fields), None)
+        alignment = align_layout(page_image, template)
+        specs = locate_fields(
+            template.fields, template_structures(template), alignment.structure_boxes, template.size
+        )
+        # Free fields of such documents are loose boxes over security printing: they are read without
+        # the background and rules, narrowed to their line of writing. Combs keep their walls, which
+        # their segmentation takes out itself.
+        free_image = clear_background(alignment.aligned, rule_length=template.size[0] // 20)
+        return AlignedPage(alignment, specs, free_image)
+
     def read_page(self, template: FormTemplate, page_image: np.ndarray) -> PageReading:
         """Align a page to the template and read every field.
 
         Raises align.AlignmentError (a ValueError with .score) when the page cannot be aligned: such a
         page is reported, never read.
         """
-        free_image = None
-        if template.alignment == "layout":
-            alignment = align_layout(page_image, template)
-            specs = locate_fields(
-                template.fields, template_structures(template), alignment.structure_boxes, template.size
-            )
-            # Free fields of such documents are loose boxes over security printing: they are read
-            # without the background and rules, narrowed to their line of writing. Combs keep their
-            # walls, which their segmentation takes out itself.
-            free_image = clear_background(alignment.aligned, rule_length=template.size[0] // 20)
-        else:
-            alignment = align_page(page_image, self.features(template), self.min_score)
-            specs = template.fields
-        fields, model_names = self.read_fields(alignment.aligned, specs, free_image=free_image)
+        page = self.align(template, page_image)
+        fields, model_names = self.read_fields(
+            page.alignment.aligned, page.specs, free_image=page.free_image, keep_support=True
+        )
         if "cheque" in template.source:
             from recognition.engine.cheques.checks import check_cheque
 
             fields = check_cheque(fields, template.source["cheque"], today=self.today)
+        for field in fields:
+            field.pop(SUPPORT_KEY, None)
         result = {
             "format": RESULT_FORMAT,
             "template": template.name,
             "model": "+".join(model_names),
             "fields": fields,
-            "alignment": alignment.to_dict(),
+            "alignment": page.alignment.to_dict(),
         }
-        return PageReading(result=result, aligned=alignment.aligned, alignment=alignment)
+        return PageReading(result=result, aligned=page.alignment.aligned, alignment=page.alignment)

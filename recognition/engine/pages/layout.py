@@ -3,9 +3,9 @@
 Cheques of different banks share a layout (CTS-2010: the 8-box date comb at the top right, the
 amount box after the rupee sign) but nothing else: logos, addresses and background patterns differ,
 so the print features that align an ordinary form do not match across banks. Here the page is
-brought to the template's width, each structure the template declares is looked for near where the
-template has it (its size may differ by some per cent from bank to bank), and a similarity transform
-fitted to the structures found maps the page onto the template. A structure is recognised by its
+brought to the template's width and turned upright by its rules, each structure the template declares
+is looked for near where the template has it (its size may differ by some per cent from bank to bank),
+and the page is shifted onto the template by the structures found. A structure is recognised by its
 shape (a comb is N equal cells between N + 1 walls; a box is two long rules with walls at their
 ends), which a page that is not such a document does not have: it is reported unaligned, never read.
 """
@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from recognition.engine.pages.align import Alignment, AlignmentError
+from recognition.engine.pages.prepare import estimate_skew
 
 # The page's aspect ratio may differ from the template's this much (scanners crop a little
 # differently); beyond it the page is not the document the template describes.
@@ -30,9 +31,10 @@ SIZE_RANGE = (0.75, 1.3)
 # taken; a page whose required structures score less on average is not aligned.
 MIN_STRUCTURE_SCORE = 0.45
 MIN_LAYOUT_SCORE = 0.6
-# The transform may scale the width-normalised page this much: more is a wrong match.
-MAX_SCALE_CHANGE = 0.06
+# A scan's skew is looked for up to this many degrees, in steps of SKEW_STEP.
 MAX_ROTATION_DEGREES = 3.0
+SKEW_STEP = 0.1
+MIN_SKEW_DEGREES = 0.5
 # Gaps (pixels at the template's scale) closed along a rule or wall before its length is measured.
 RULE_GAP = 9
 
@@ -203,11 +205,31 @@ def _comb_between(rules, walls, structure: Structure, window, top: int, bottom: 
     if best is None:
         return None
     wall_score, left, pitch = best
+    fitted_left, pitch = _refined_grid(profile, left - x0, pitch, cells)
+    left = int(round(fitted_left + x0))
     template_pitch = structure.box[2] / cells
     right = int(round(left + pitch * cells))
     rule_score = (_rule_run(rules, top, left, right) + _rule_run(rules, bottom, left, right)) / 2
     score = min(wall_score, 1.0) * 0.6 + rule_score * 0.4 - _size_penalty(pitch / template_pitch)
     return Found(structure, (float(left), float(top), float(right - left), float(bottom - top)), score)
+
+
+def _refined_grid(profile: np.ndarray, left: float, pitch: float, cells: int) -> tuple[float, float]:
+    """The comb's first wall and pitch fitted to the centres of its walls (each wall's profile mass
+    within a few pixels of the grid), as the coarse search stops at the first of equal candidates."""
+    positions, centres = [], []
+    columns = np.arange(len(profile))
+    for wall in range(cells + 1):
+        expected = left + wall * pitch
+        near = (columns >= expected - 4) & (columns <= expected + 4)
+        weights = profile[near]
+        if weights.sum() > 0:
+            positions.append(wall)
+            centres.append(float((columns[near] * weights).sum() / weights.sum()))
+    if len(positions) < 2:
+        return left, pitch
+    fitted_pitch, fitted_left = np.polyfit(positions, centres, 1)
+    return float(fitted_left), float(fitted_pitch)
 
 
 def find_box(rules: np.ndarray, walls: np.ndarray, structure: Structure) -> Found | None:
@@ -253,32 +275,26 @@ def _box_between(rules, walls, structure: Structure, window, top: int, bottom: i
     return best
 
 
-def _corners(box) -> np.ndarray:
-    x, y, width, height = box
-    return np.array([[x, y], [x + width, y], [x, y + height], [x + width, y + height]], dtype=np.float32)
+def _deskewing(shape: tuple[int, int], degrees: float) -> np.ndarray:
+    """The 2x3 rotation about the page centre that takes out a skew of this many degrees."""
+    height, width = shape
+    return cv2.getRotationMatrix2D((width / 2, height / 2), -degrees, 1.0)
 
 
-def _similarity(found: list[Found]) -> np.ndarray:
-    """The 2x3 similarity transform (normalised page -> template) fitted to the found structures'
-    corners by least squares."""
-    source = np.concatenate([_corners(item.box) for item in found])
-    target = np.concatenate([_corners(item.structure.box) for item in found])
-    # x' = a x - b y + c, y' = b x + a y + d
-    rows = []
-    for (x, y), (u, v) in zip(source, target, strict=True):
-        rows.append(([x, -y, 1, 0], u))
-        rows.append(([y, x, 0, 1], v))
-    matrix = np.array([row for row, _ in rows], dtype=np.float64)
-    values = np.array([value for _, value in rows], dtype=np.float64)
-    (a, b, c, d), *_ = np.linalg.lstsq(matrix, values, rcond=None)
-    return np.array([[a, -b, c], [b, a, d]], dtype=np.float64)
+def _translation(found: list[Found]) -> tuple[float, float]:
+    """The shift (template - page) of the found structures' centres, on average.
 
-
-def _to_template_box(transform: np.ndarray, box) -> tuple[int, int, int, int]:
-    points = cv2.transform(_corners(box)[None], transform)[0]
-    left, top = points.min(axis=0)
-    right, bottom = points.max(axis=0)
-    return int(round(left)), int(round(top)), int(round(right - left)), int(round(bottom - top))
+    The structures' sizes and exact places differ from bank to bank, so a scale or a rotation fitted to
+    them would distort the page; the page's scale comes from its width and its rotation from its rules.
+    """
+    shifts = [
+        (
+            item.structure.box[0] + item.structure.box[2] / 2 - (item.box[0] + item.box[2] / 2),
+            item.structure.box[1] + item.structure.box[3] / 2 - (item.box[1] + item.box[3] / 2),
+        )
+        for item in found
+    ]
+    return float(np.mean([shift[0] for shift in shifts])), float(np.mean([shift[1] for shift in shifts]))
 
 
 def find_structures(normalised: np.ndarray, structures: list[Structure]) -> list[Found | None]:
@@ -327,17 +343,15 @@ def align_layout(page: np.ndarray, template) -> LayoutAlignment:
         )
     scale = template_width / page_width
     normalised = cv2.resize(page, (template_width, round(page_height * scale)), interpolation=cv2.INTER_AREA)
+    skew = estimate_skew(normalised, MAX_ROTATION_DEGREES, SKEW_STEP)
+    if abs(skew) < MIN_SKEW_DEGREES:
+        skew = 0.0  # under it a field moves by a pixel or two; resampling would cost more sharpness
+    rotation = _deskewing(normalised.shape, skew)
+    upright = cv2.warpAffine(normalised, rotation, normalised.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
     structures = template_structures(template)
-    found = find_structures(normalised, structures)
-    score = float(
-        np.mean(
-            [
-                item.score if item else 0.0
-                for item, structure in zip(found, structures, strict=True)
-                if structure.required
-            ]
-        )
-    )
+    found = find_structures(upright, structures)
+    required = [item for item, structure in zip(found, structures, strict=True) if structure.required]
+    score = float(np.mean([item.score if item else 0.0 for item in required]))
     missing = [
         structure.name
         for item, structure in zip(found, structures, strict=True)
@@ -349,15 +363,9 @@ def align_layout(page: np.ndarray, template) -> LayoutAlignment:
         )
         raise AlignmentError(f"page does not align with the template's layout: {what}", score)
     seen = [item for item in found if item is not None]
-    transform = _similarity(seen)
-    change = float(np.hypot(transform[0, 0], transform[1, 0]))
-    rotation = float(np.degrees(np.arctan2(transform[1, 0], transform[0, 0])))
-    if abs(change - 1) > MAX_SCALE_CHANGE or abs(rotation) > MAX_ROTATION_DEGREES:
-        raise AlignmentError(
-            f"page does not align with the template's layout: the structures found need a scale of "
-            f"{change:.2f} and a rotation of {rotation:.1f} degrees",
-            score,
-        )
+    shift_x, shift_y = _translation(seen)
+    transform = rotation.copy()
+    transform[:, 2] += (shift_x, shift_y)
     aligned = cv2.warpAffine(
         normalised,
         transform,
@@ -366,7 +374,13 @@ def align_layout(page: np.ndarray, template) -> LayoutAlignment:
         borderMode=cv2.BORDER_REPLICATE,
     )
     homography = np.vstack([transform, [0, 0, 1]]) @ np.diag([scale, scale, 1.0])
-    boxes = {item.structure.name: _to_template_box(transform, item.box) for item in seen}
+    boxes = {
+        item.structure.name: tuple(
+            int(round(value))
+            for value in (item.box[0] + shift_x, item.box[1] + shift_y, item.box[2], item.box[3])
+        )
+        for item in seen
+    }
     return LayoutAlignment(homography, aligned, score, len(seen), len(structures), 0.0, score, boxes)
 
 

@@ -136,6 +136,33 @@ def align(probabilities: np.ndarray, alphabet: str, text: str) -> list[tuple[int
     return [(min(spans[position]), max(spans[position])) for position in range(len(labels))]
 
 
+def text_log_probability(probabilities: np.ndarray, alphabet: str, text: str) -> float:
+    """log P(text) under the CTC model: the forward algorithm, every path that spells text summed.
+
+    -inf when text holds a character outside the alphabet or cannot fit in so few columns. Used to ask
+    how well a field supports a reading that came from elsewhere (the figures the words say).
+    """
+    if any(character not in alphabet for character in text):
+        return -np.inf
+    if not text:
+        return float(np.log(np.maximum(probabilities[:, 0], 1e-30)).sum())
+    states = [0]
+    for character in text:
+        states += [alphabet.index(character) + 1, 0]
+    states_array = np.array(states)
+    count = len(states)
+    log_p = np.log(np.maximum(probabilities[:, states_array], 1e-30))
+    skip_allowed = np.zeros(count, dtype=bool)
+    skip_allowed[2:] = (states_array[2:] != 0) & (states_array[2:] != states_array[:-2])
+    forward = np.full(count, -np.inf)
+    forward[0], forward[1] = log_p[0, 0], log_p[0, 1]
+    for time in range(1, len(probabilities)):
+        step = np.concatenate([[-np.inf], forward[:-1]])
+        skip = np.where(skip_allowed, np.concatenate([[-np.inf, -np.inf], forward[:-2]]), -np.inf)
+        forward = np.logaddexp(np.logaddexp(forward, step), skip) + log_p[time]
+    return float(np.logaddexp(forward[-1], forward[-2]))
+
+
 def decode_kind(probabilities: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
     """The kind's probability matrix and alphabet, ready for greedy, beam_search and align."""
     return kind_probabilities(probabilities, kind), kind_alphabet(kind)

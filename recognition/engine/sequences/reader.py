@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,16 +11,34 @@ import numpy as np
 
 from recognition.engine.sequences.calibration import Calibrator
 from recognition.engine.sequences.charset import READ_ALPHABETS, kept_text
-from recognition.engine.sequences.decode import align, beam_search, decode_kind, lexicon_beam_search, softmax
+from recognition.engine.sequences.decode import (
+    align,
+    beam_search,
+    decode_kind,
+    lexicon_beam_search,
+    softmax,
+    text_log_probability,
+)
 from recognition.engine.sequences.images import FieldGeometry, batch_images, prepare_field_geometry
 
 BEAM_WIDTH = 10
 TOP_READINGS = 5
 VOCABULARY_BEAM_WIDTH = 24
-MIN_VOCABULARY_FIT = -1e9
 BATCH_SIZE = 32
 # A field that breaks its kind's rule in every reading keeps the best one, capped here, for review.
 RULE_CONFIDENCE_CAP = 0.3
+
+
+@dataclass
+class Support:
+    """How well one line of a field supports a text: log P(text) less log P(its best reading)."""
+
+    probabilities: np.ndarray = field(repr=False)
+    alphabet: str
+    best: float
+
+    def score(self, text: str) -> float:
+        return text_log_probability(self.probabilities, self.alphabet, text) - self.best
 
 
 @dataclass
@@ -34,6 +51,13 @@ class FieldReading:
     readings: list[tuple[str, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     raw_confidence: float = 0.0
+    # Per line of the field, its columns' probabilities: to ask how well it supports another reading
+    # (a cheque's figures against its words). Not part of the result document.
+    support: list[Support] = field(default_factory=list, repr=False)
+
+
+def _log(probability: float) -> float:
+    return float(np.log(max(probability, 1e-300)))
 
 
 def _characters(
@@ -170,6 +194,7 @@ class SequenceReader:
                     ],
                     warnings=warnings,
                     raw_confidence=float(raw),
+                    support=[Support(kind_probs, alphabet, _log(beams[0][1] if beams else 0.0))],
                 )
             )
         return readings
@@ -188,18 +213,12 @@ class SequenceReader:
         beams = lexicon_beam_search(
             letter_probs, alphabet, tuple(vocabulary), beam_width=VOCABULARY_BEAM_WIDTH
         )
-        # How much less likely the best word sequence is than the best free reading (natural log):
-        # far below it, the writing is not made of these words, and forcing them would invent a reading.
-        fit = np.log(max(beams[0][1], 1e-300)) - np.log(max(free[0][1], 1e-300)) if beams else -np.inf
-        if os.environ.get("HWR_DEBUG_VOCABULARY"):
-            print(
-                "vocabulary fit", round(float(fit), 1), repr(free[0][0]), repr(beams[0][0] if beams else None)
-            )
-        if fit < MIN_VOCABULARY_FIT:
+        if not beams:
             return FieldReading(
                 text="",
                 confidence=0.0,
                 warnings=[f"not read as words of its vocabulary (free reading {free[0][0]!r})"],
+                support=[Support(letter_probs, alphabet, _log(free[0][1]))],
             )
         total = sum(probability for _, probability in beams) or 1.0
         decoded, probability = beams[0]
@@ -214,6 +233,7 @@ class SequenceReader:
             chars=characters,
             readings=[(reading.title(), round(share, 6)) for reading, share in beams[:TOP_READINGS]],
             raw_confidence=float(raw),
+            support=[Support(letter_probs, alphabet, _log(probability))],
         )
 
 

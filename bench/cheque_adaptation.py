@@ -1,0 +1,147 @@
+"""Leave one bank out: fine-tune the sequence reader on one bank's cheque fields, read the other bank's.
+
+Usage:
+    python bench/cheque_adaptation.py [--train-bank SYNDICATE] [--from N] [--steps 300]
+                                      [--data ../shared/data/cheques-dev] [--keep DIR]
+
+What a back office gets from its reviewers' corrections on its first cheques: the payee, the amount
+in figures and the amount in words of every labelled cheque of the training bank (cut from the page as
+the reader cuts them: layout alignment, background and rules cleared, the line of writing) become
+whole-field samples; the active sequence version is fine-tuned on them with synthetic replay
+(engine.sequences.finetune, the retraining's own settings); then bench/bench_cheques.py's figures are
+printed for the other bank's cheques with the version before and after. Nothing is written under
+models/ unless --keep names a model folder to write the fine-tuned version into.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bench.bench_cheques import read_cheques, report  # noqa: E402
+from recognition.engine.fields.reader import FormReader, free_field_crops  # noqa: E402
+from recognition.engine.pages.load import load_page  # noqa: E402
+from recognition.engine.pages.prepare import ink_mask  # noqa: E402
+from recognition.engine.pages.templates import resolve_template  # noqa: E402
+
+# A second line of the amount in words with less ink than this share of its crop is blank.
+BLANK_LINE_INK = 0.004
+
+
+def cheque_samples(rows: list[dict], data: Path, template_name: str) -> tuple[list, list[str]]:
+    """(crops, texts) of the payee, amount and amount-in-words lines of labelled cheques.
+
+    The amount in words is taken when it fits its first line (the second is blank): the labels do
+    not say where a writer broke the line.
+    """
+    template = resolve_template(template_name)
+    reader = FormReader(REPO_ROOT / "models")
+    crops, texts = [], []
+    for row in rows:
+        page = reader.align(template, load_page(data / "images" / row["file"]))
+        specs = {spec.name: spec for spec in page.specs}
+        labels = {"payee": row["payee"], "amount": row["amount_raw"], "amount_words": row["amount_words"]}
+        for name, text in labels.items():
+            lines = free_field_crops(page.free_image, specs[name], bands=True)
+            if len(lines) > 1 and any(ink_mask(crop)[0].mean() > BLANK_LINE_INK for crop, _ in lines[1:]):
+                continue
+            crops.append(lines[0][0])
+            texts.append(text)
+    return crops, texts
+
+
+def fine_tuned_version(crops, texts, model_dir: Path, from_version: str, steps: int) -> str:
+    """Fine-tune from_version on the samples into the next version of model_dir; returns its name."""
+    from recognition.engine.learning.versions import next_version
+    from recognition.engine.sequences.finetune import (
+        MixedFieldFeeder,
+        SequenceFineTuneOptions,
+        fine_tune_sequence,
+        load_network,
+        replay_synthesizer,
+        write_sequence_version,
+    )
+
+    kind_dir = model_dir / "sequence"
+    options = SequenceFineTuneOptions(steps=steps, time_budget_s=3600)
+    kinds = ["text"] * len(crops)
+    model = load_network(kind_dir / from_version)
+    synthesizer = replay_synthesizer(REPO_ROOT / "data" / "mnist", options.seed, texts, kinds)
+    feeder = MixedFieldFeeder(list(crops), list(texts), kinds, synthesizer, options)
+    history = fine_tune_sequence(model, feeder, options)
+    card = json.loads((kind_dir / from_version / "card.json").read_text(encoding="utf-8"))
+    card.update(
+        {
+            "version": next_version(kind_dir),
+            "from": from_version,
+            "history": history,
+            "fine_tune": options.as_dict(),
+            "samples": len(crops),
+        }
+    )
+    write_sequence_version(model, card, kind_dir / card["version"])
+    return card["version"]
+
+
+def scratch_models(model_dir: Path) -> Path:
+    """A copy of the model folder for the experiment (the sequence kind copied, the rest linked)."""
+    scratch = Path(tempfile.mkdtemp(prefix="cheque-adaptation-"))
+    for kind in model_dir.iterdir():
+        if kind.name == "sequence":
+            shutil.copytree(kind, scratch / kind.name, symlinks=True)
+        else:
+            (scratch / kind.name).symlink_to(kind.resolve(), target_is_directory=kind.is_dir())
+    return scratch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train-bank", default="SYNDICATE")
+    parser.add_argument("--from", dest="from_version", help="sequence version (default: the active one)")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "cheques-dev")
+    parser.add_argument("--template", default="cheque-cts2010")
+    parser.add_argument("--keep", type=Path, help="write the fine-tuned version into this model folder")
+    args = parser.parse_args()
+    from recognition.engine.characters.classify import resolve_version
+
+    model_dir = REPO_ROOT / "models"
+    from_version = args.from_version or resolve_version("sequence", model_dir, None)
+    rows = list(csv.DictReader((args.data / "labels.tsv").open(encoding="utf-8"), delimiter="\t"))
+    train_rows = [row for row in rows if args.train_bank.upper() in row["bank"].upper()]
+    measure_banks = sorted({row["bank"] for row in rows} - {row["bank"] for row in train_rows})
+    crops, texts = cheque_samples(train_rows, args.data, args.template)
+    print(
+        f"{len(crops)} samples from {len(train_rows)} cheques of {args.train_bank}; "
+        f"from sequence@{from_version}"
+    )
+    scratch = scratch_models(model_dir)
+    try:
+        version = fine_tuned_version(crops, texts, scratch, from_version, args.steps)
+        for bank in measure_banks:
+            for label, model_folder, chosen in (
+                ("before", model_dir, from_version),
+                ("after", scratch, version),
+            ):
+                bench_args = argparse.Namespace(
+                    template=args.template, data=args.data, model_dir=model_folder, version=chosen, bank=bank
+                )
+                report(f"{bank}, sequence@{chosen} ({label})", read_cheques(bench_args))
+        if args.keep:
+            shutil.copytree(scratch / "sequence" / version, args.keep / "sequence" / version)
+            print(f"kept as {args.keep / 'sequence' / version}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

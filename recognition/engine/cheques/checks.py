@@ -9,6 +9,7 @@ import numpy as np
 from recognition.engine.cheques.dates import VALIDITY_MONTHS, check_cheque_date
 from recognition.engine.cheques.words import amount_to_words, cross_check, format_indian, parse_amount_words
 from recognition.engine.fields.rules import RULE_CONFIDENCE_CAP
+from recognition.engine.sequences.decode import beam_search
 
 # Where a free field's result holds its lines' support (engine.fields.reader.SUPPORT_KEY; not imported
 # from there, which imports this module's caller).
@@ -20,11 +21,16 @@ AGREEMENT_CONFIDENCE = 0.99
 # A date outside its validity window (post-dated, stale, or a year misread) goes to a person: its
 # confidence is capped below any auto-accept threshold, and its reading is kept as read.
 WINDOW_CONFIDENCE_CAP = 0.5
-# How many readings of each field give candidate amounts.
+# How many readings of each field give candidate amounts, and the beam that reads more of the figures.
 READINGS_TRIED = 5
-# A candidate amount is confirmed when each field gives it at least 1/20 of the likelihood of that
-# field's own best reading (natural log), the figures' columns and the words' columns alike.
-SUPPORT_MARGIN = float(np.log(20.0))
+CANDIDATE_BEAM = 20
+# A candidate amount is confirmed when the figures give it at least e^-1 of the likelihood of their
+# own best reading and the words at least 1/20 of theirs (natural logs). The figures are what is paid
+# and what is auto-accepted, so their own columns must nearly prefer it; on cheques-dev a looser
+# figures margin (1/20) let one wrong amount through (8,00,001 for 88,00,000: words "Eighty Eight
+# lakhs" read close to "Eight Lakh One").
+FIGURES_MARGIN = 1.0
+WORDS_MARGIN = float(np.log(20.0))
 # Of the candidates the figures support best, this many are scored on the words; the confirmed one
 # must hold this share of their joint likelihood.
 FIGURES_KEPT = 12
@@ -44,28 +50,19 @@ def _readings(field: dict) -> list[tuple[str, float]]:
     return readings or [(field.get("text", ""), float(field.get("confidence", 0.0)))]
 
 
-def _neighbours(digits: str) -> set[str]:
-    """Digit strings one edit from a reading: a digit changed, dropped or added (a 0 lost in a run
-    of zeros, a 3 read for a 5), so that the figures' own columns can confirm the amount meant."""
-    found = {digits}
-    for position in range(len(digits) + 1):
-        for digit in "0123456789":
-            found.add(digits[:position] + digit + digits[position:])
-            if position < len(digits):
-                found.add(digits[:position] + digit + digits[position + 1 :])
-        if position < len(digits):
-            found.add(digits[:position] + digits[position + 1 :])
-    return {text for text in found if text and text[0] != "0"}
-
-
 def _candidates(amount: dict, words: dict) -> set[int]:
-    """Amounts either field may say: its readings' values and their one-edit neighbours (the figures),
-    the words' readings parsed."""
+    """Amounts either field may say: the figures' readings of a wide beam over their own columns (a 0
+    lost in a run of zeros, a 3 read for a 5 are among them), the words' readings parsed."""
     values = set()
-    for text, _ in _readings(amount)[:READINGS_TRIED]:
-        digits = text.split(".")[0].replace(",", "")
-        if digits.isdigit():
-            values.update(int(neighbour) for neighbour in _neighbours(digits) if len(neighbour) <= 10)
+    supports = amount.get(SUPPORT_KEY) or []
+    texts = [text for text, _ in _readings(amount)[:READINGS_TRIED]]
+    if supports:
+        beams = beam_search(supports[0].probabilities, supports[0].alphabet, beam_width=CANDIDATE_BEAM)
+        texts += [text for text, _ in beams]
+    for text in texts:
+        digits = "".join(character for character in text.split(".")[0] if character.isdigit())
+        if digits and len(digits) <= 10:
+            values.add(int(digits))
     for text, _ in _readings(words)[:READINGS_TRIED]:
         rupees = parse_amount_words(text).rupees
         if rupees:
@@ -79,8 +76,14 @@ def _line_split_score(supports: list, words: list[str]) -> float:
         return supports[0].score(" ".join(words))
     if len(supports) != 2:
         return supports[0].score(" ".join(words)) + sum(support.score("") for support in supports[1:])
+    first, second = supports
+    # A line whose best reading is blank holds none of the words: only one split is worth scoring.
+    if second.blank:
+        return first.score(" ".join(words)) + second.score("")
+    if first.blank:
+        return first.score("") + second.score(" ".join(words))
     return max(
-        supports[0].score(" ".join(words[:split])) + supports[1].score(" ".join(words[split:]))
+        first.score(" ".join(words[:split])) + second.score(" ".join(words[split:]))
         for split in range(len(words) + 1)
     )
 
@@ -88,43 +91,41 @@ def _line_split_score(supports: list, words: list[str]) -> float:
 def words_support(supports: list, rupees: int) -> tuple[float, str]:
     """How well the words' lines support an amount: (score, the spelling that scores best).
 
-    With and without "Rupees" before and "Only" after, each word with spellings writers use (Lakh,
-    Lakhs, Lacs ...) takes its best one in turn; case does not matter (the lines are read folded).
+    "Rupees" before and "Only" after are tried with the plain words, then each word with spellings
+    writers use (Lakh, Lakhs, Lacs ...) takes its best one in turn; case does not matter (the lines are
+    read folded).
     """
     words = amount_to_words(rupees).upper().split()
-    best_score, best_words = -np.inf, words
-    for frame in (words, ["RUPEES", *words], [*words, "ONLY"], ["RUPEES", *words, "ONLY"]):
-        offset = 1 if frame[0] == "RUPEES" else 0
-        score = _line_split_score(supports, frame)
-        for position, word in enumerate(words):
-            for variant in WORD_VARIANTS.get(word, ())[1:]:
-                trial = [*frame[: offset + position], variant, *frame[offset + position + 1 :]]
-                trial_score = _line_split_score(supports, trial)
-                if trial_score > score:
-                    score, frame = trial_score, trial
-        if score > best_score:
-            best_score, best_words = score, frame
-    return best_score, " ".join(best_words).title()
+    frames = (words, ["RUPEES", *words], [*words, "ONLY"], ["RUPEES", *words, "ONLY"])
+    score, frame = max((_line_split_score(supports, frame), frame) for frame in frames)
+    offset = 1 if frame[0] == "RUPEES" else 0
+    for position, word in enumerate(words):
+        for variant in WORD_VARIANTS.get(word, ())[1:]:
+            trial = [*frame[: offset + position], variant, *frame[offset + position + 1 :]]
+            trial_score = _line_split_score(supports, trial)
+            if trial_score > score:
+                score, frame = trial_score, trial
+    return score, " ".join(frame).title()
 
 
 def figures_support(supports: list, rupees: int) -> tuple[float, str]:
     """How well the figures' columns support an amount: (score, its best-scoring grouping)."""
     groupings = {str(rupees), format_indian(rupees), f"{rupees:,}"}
-    scored = [
+    return max(
         (supports[0].score(grouping + suffix), grouping)
         for grouping in groupings
         for suffix in AMOUNT_SUFFIXES
-    ]
-    return max(scored)
+    )
 
 
 def _confirmed_amount(amount: dict, words: dict) -> tuple[int, str, str] | None:
     """(rupees, figures text, words text) of the amount both fields support, or None.
 
     Candidates are first ranked by the figures alone (cheap); the best FIGURES_KEPT are scored on the
-    words too. The best joint candidate is confirmed when each field supports it within
-    SUPPORT_MARGIN and it holds at least MIN_POSTERIOR of the candidates' joint likelihood (a second
-    amount nearly as likely, 26,50,000 against 26,30,000, leaves the choice to a person).
+    words too. The best joint candidate is confirmed when the figures support it within FIGURES_MARGIN,
+    the words within WORDS_MARGIN, and it holds at least MIN_POSTERIOR of the candidates' joint
+    likelihood (a second amount nearly as likely, 26,50,000 against 26,30,000, leaves the choice to a
+    person).
     """
     amount_supports, words_supports = amount.get(SUPPORT_KEY), words.get(SUPPORT_KEY)
     if not amount_supports or not words_supports:
@@ -144,7 +145,7 @@ def _confirmed_amount(amount: dict, words: dict) -> tuple[int, str, str] | None:
     joint.sort(reverse=True)
     total, figures_score, words_score, rupees, figures_text, words_text = joint[0]
     posterior = 1.0 / float(np.sum(np.exp(np.array([item[0] for item in joint]) - total)))
-    if figures_score < -SUPPORT_MARGIN or words_score < -SUPPORT_MARGIN or posterior < MIN_POSTERIOR:
+    if figures_score < -FIGURES_MARGIN or words_score < -WORDS_MARGIN or posterior < MIN_POSTERIOR:
         return None
     return rupees, figures_text, words_text
 
@@ -153,8 +154,8 @@ def check_amounts(amount: dict, words: dict) -> dict:
     """Cross-check the amount in figures with the amount in words; both field dicts are updated.
 
     The amount both fields' columns support best (among what either reads) is taken when each
-    supports it well enough: the verdict is agree, the figures and the words are set to it and their
-    confidence raised. Otherwise the readings are compared as read: disagree caps the amount's
+    supports it well enough: the verdict is agree, the figures and the words are set to it and the
+    amount's confidence raised. Otherwise the readings are compared as read: disagree caps the amount's
     confidence and says why; unreadable (no number in the words) leaves it as it was.
     """
     confirmed = _confirmed_amount(amount, words)
@@ -166,8 +167,9 @@ def check_amounts(amount: dict, words: dict) -> dict:
         if words_text.upper() != words.get("text", "").upper():
             words["text"], words["chars"] = words_text, []
         words["value"] = rupees
-        for field in (amount, words):
-            field["confidence"] = max(float(field.get("confidence", 0.0)), AGREEMENT_CONFIDENCE)
+        # The amount is confirmed; the words' spelling (Lac or Lacs) is only their best reading of it,
+        # so their own confidence stays what it was.
+        amount["confidence"] = max(float(amount.get("confidence", 0.0)), AGREEMENT_CONFIDENCE)
         verdict = {
             "verdict": "agree",
             "reason": f"the words and the figures both say {format_indian(rupees)}",

@@ -36,9 +36,13 @@ class Support:
     probabilities: np.ndarray = field(repr=False)
     alphabet: str
     best: float
+    blank: bool = False  # the line's best reading is empty
+    _scores: dict = field(default_factory=dict, repr=False, compare=False)
 
     def score(self, text: str) -> float:
-        return text_log_probability(self.probabilities, self.alphabet, text) - self.best
+        if text not in self._scores:
+            self._scores[text] = text_log_probability(self.probabilities, self.alphabet, text) - self.best
+        return self._scores[text]
 
 
 @dataclass
@@ -194,7 +198,14 @@ class SequenceReader:
                     ],
                     warnings=warnings,
                     raw_confidence=float(raw),
-                    support=[Support(kind_probs, alphabet, _log(beams[0][1] if beams else 0.0))],
+                    support=[
+                        Support(
+                            kind_probs,
+                            alphabet,
+                            _log(beams[0][1] if beams else 0.0),
+                            blank=not (beams and beams[0][0].strip()),
+                        )
+                    ],
                 )
             )
         return readings

@@ -142,7 +142,8 @@ def write_plots(version_dir: Path, card: dict, scored: dict[str, list[Scored]], 
     import matplotlib.pyplot as plt
 
     history = card.get("history", [])
-    if history:
+    # A fine-tuned version's history is its loss per step (its curves.png is already drawn).
+    if history and isinstance(history, list):
         figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
         epochs = [entry["epoch"] for entry in history]
         loss_axis.plot(epochs, [entry["loss"] for entry in history])

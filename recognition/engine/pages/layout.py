@@ -163,8 +163,14 @@ def find_comb(rules: np.ndarray, walls: np.ndarray, structure: Structure) -> Fou
     walls' column profile is searched for cells + 1 equally spaced walls (pitch and start free within
     SIZE_RANGE). The score is the mean share of each wall and of both rules that is really printed.
     """
+    return _best_between_rules(rules, walls, structure, _comb_between)
+
+
+def _best_between_rules(rules, walls, structure: Structure, between) -> Found | None:
+    """The best structure `between` finds between any two rules about the structure's height apart
+    near where the template has it (between(rules, walls, structure, window, top, bottom))."""
     window = _search_window(structure.box, rules.shape)
-    _, template_y, template_width, template_height = structure.box
+    _, _, template_width, template_height = structure.box
     rows = _rule_rows(rules, window, template_width * SIZE_RANGE[0])
     best: Found | None = None
     for top in rows:
@@ -172,7 +178,7 @@ def find_comb(rules: np.ndarray, walls: np.ndarray, structure: Structure) -> Fou
             height = bottom - top
             if not SIZE_RANGE[0] * template_height <= height <= SIZE_RANGE[1] * template_height:
                 continue
-            found = _comb_between(rules, walls, structure, window, int(top), int(bottom))
+            found = between(rules, walls, structure, window, int(top), int(bottom))
             if found is not None and (best is None or found.score > best.score):
                 best = found
     return best
@@ -236,19 +242,7 @@ def find_box(rules: np.ndarray, walls: np.ndarray, structure: Structure) -> Foun
     """The best box near where the template has it, or None: two rules about its height apart and
     two walls between them about its width apart (rules often run on beyond a box, as the amount
     box's do into the words lines, so the walls give its ends)."""
-    window = _search_window(structure.box, rules.shape)
-    _, _, template_width, template_height = structure.box
-    rows = _rule_rows(rules, window, template_width * SIZE_RANGE[0])
-    best: Found | None = None
-    for top in rows:
-        for bottom in rows[rows > top]:
-            height = bottom - top
-            if not SIZE_RANGE[0] * template_height <= height <= SIZE_RANGE[1] * template_height:
-                continue
-            found = _box_between(rules, walls, structure, window, int(top), int(bottom))
-            if found is not None and (best is None or found.score > best.score):
-                best = found
-    return best
+    return _best_between_rules(rules, walls, structure, _box_between)
 
 
 def _box_between(rules, walls, structure: Structure, window, top: int, bottom: int) -> Found | None:

@@ -228,9 +228,14 @@ def document_unpublished_pages(*, document: Document) -> int:
     return document.pages.filter(status=Page.Status.QUEUED, published_at__isnull=True).count()
 
 
-def field_as_result(field: FieldResult) -> dict:
-    """A field as an entry of hwr-form-result/1, with the review state and current text."""
-    return {
+# The engine's optional per-field keys of hwr-form-result/1 that results pass on as read.
+ENGINE_FIELD_KEYS = ("warnings", "cross_check", "value")
+
+
+def field_as_result(field: FieldResult, engine_entry: dict | None = None) -> dict:
+    """A field as an entry of hwr-form-result/1, with the review state and current text; the
+    engine's optional keys (warnings, an amount's cross_check, the words' value) from its entry."""
+    entry = {
         "name": field.name,
         "kind": field.kind,
         "text": field.text,
@@ -240,6 +245,10 @@ def field_as_result(field: FieldResult) -> dict:
         "model": field.model_version,
         "chars": field.chars,
     }
+    for key in ENGINE_FIELD_KEYS:
+        if engine_entry and key in engine_entry:
+            entry[key] = engine_entry[key]
+    return entry
 
 
 def document_results(*, document: Document) -> dict:
@@ -250,11 +259,14 @@ def document_results(*, document: Document) -> dict:
         if page.status == Page.Status.FAILED:
             entry["error"] = page.error
         if page.status == Page.Status.DONE:
+            engine_fields = page_result_fields(page)
             result = {
                 "format": "hwr-form-result/1",
                 "template": document.template.name,
                 "model": (page.result or {}).get("model", ""),
-                "fields": [field_as_result(field) for field in page.fields.all()],
+                "fields": [
+                    field_as_result(field, engine_fields.get(field.name)) for field in page.fields.all()
+                ],
             }
             if page.alignment_score is not None:
                 result["alignment"] = {"score": page.alignment_score}

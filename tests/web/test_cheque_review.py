@@ -110,3 +110,17 @@ def test_a_template_without_amount_in_words_has_no_panel(templates, alice, revie
     client = client_for(reviewer)
     assert "cheque-amounts" not in screen(client, "amount")
     assert "cheque-amounts" not in screen(client, "amount", view="document-detail")
+
+
+@pytest.mark.django_db
+def test_the_results_carry_the_cross_check_and_the_warnings(templates, alice):
+    from recognition.selectors import document_results
+
+    document = read_cheque(alice, templates["cheque-cts2010"], cheque_texts())
+    fields = {
+        field["name"]: field for field in document_results(document=document)["pages"][0]["result"]["fields"]
+    }
+    assert fields["amount"]["cross_check"]["verdict"] == "agree"
+    assert fields["amount_words"]["value"] == 8800000
+    assert any(warning.startswith("post-dated") for warning in fields["date"]["warnings"])
+    assert "cross_check" not in fields["payee"]

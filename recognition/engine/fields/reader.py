@@ -118,6 +118,8 @@ def segment_field(
 # A free field's result carries, under this key and only until the page's checks have run, how well
 # each of its lines supports other readings (engine.sequences.reader.Support); never in a result.
 SUPPORT_KEY = "_support"
+# Layout templates' comb fields are read with marks under this share of the page's strong ink cleared.
+COMB_BACKGROUND_SHARE = 0.15
 WRITING_BAND_SHARE = 0.04
 WRITING_BAND_MARGIN = 0.25
 
@@ -226,6 +228,8 @@ class AlignedPage:
     alignment: Alignment
     specs: list[FieldSpec]
     free_image: np.ndarray | None
+    # What the comb and character fields are read from (None: the aligned page as it is).
+    field_image: np.ndarray | None = None
 
 
 @dataclass
@@ -553,7 +557,10 @@ class FormReader:
         # the background and rules, narrowed to their line of writing. Combs keep their walls, which
         # their segmentation takes out itself.
         free_image = clear_background(alignment.aligned, rule_length=template.size[0] // 20)
-        return AlignedPage(alignment, specs, free_image)
+        # The combs only lose the faintest marks (security microprint inside a box reads as a stroke
+        # on a digit: a 0 with a speck above it is a 6); their walls stay for their segmentation.
+        field_image = clear_background(alignment.aligned, share=COMB_BACKGROUND_SHARE)
+        return AlignedPage(alignment, specs, free_image, field_image)
 
     def read_page(self, template: FormTemplate, page_image: np.ndarray) -> PageReading:
         """Align a page to the template and read every field.
@@ -562,8 +569,9 @@ class FormReader:
         page is reported, never read.
         """
         page = self.align(template, page_image)
+        image = page.alignment.aligned if page.field_image is None else page.field_image
         fields, model_names = self.read_fields(
-            page.alignment.aligned, page.specs, free_image=page.free_image, keep_support=True
+            image, page.specs, free_image=page.free_image, keep_support=True
         )
         if "cheque" in template.source:
             from recognition.engine.cheques.checks import check_cheque

@@ -245,7 +245,9 @@ def page_store_reading(*, page_id: int, result: dict, aligned: np.ndarray) -> Pa
                 position=position,
                 name=field["name"],
                 kind=spec.get("kind", field.get("kind", "")),
-                box=spec.get("box", field.get("box", [0, 0, 0, 0])),
+                # A field a layout template located on this page says where it is; others sit where
+                # the template has them.
+                box=field.get("box") or spec.get("box") or [0, 0, 0, 0],
                 recognized_text=field.get("text", ""),
                 text=field.get("text", ""),
                 confidence=confidence,

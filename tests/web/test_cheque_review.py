@@ -124,3 +124,18 @@ def test_the_results_carry_the_cross_check_and_the_warnings(templates, alice):
     assert fields["amount_words"]["value"] == 8800000
     assert any(warning.startswith("post-dated") for warning in fields["date"]["warnings"])
     assert "cross_check" not in fields["payee"]
+
+
+@pytest.mark.django_db
+def test_a_located_field_is_stored_where_the_page_has_it(templates, alice):
+    # A layout template moves the date comb to where this bank printed it; review crops it from there.
+    template = templates["cheque-cts2010"]
+    result = fake_result(template, cheque_texts(), {name: 0.5 for name in cheque_texts()})
+    date = next(field for field in result["fields"] if field["name"] == "date")
+    date["box"] = [1829, 95, 469, 61]
+    document = Document.objects.create(owner=alice, template=template, name="cheque.png")
+    page = Page(document=document, number=1, source_name="cheque.png")
+    page.image.save("cheque.png", ContentFile(png_bytes()), save=True)
+    page_process(page_id=page.pk, read_page=lambda _t, _i: FakeReading(result, aligned_page(template)))
+    assert FieldResult.objects.get(name="date").box == [1829, 95, 469, 61]
+    assert FieldResult.objects.get(name="payee").box == [215, 195, 1585, 130]

@@ -577,8 +577,12 @@ class FormReader:
             from recognition.engine.cheques.checks import check_cheque
 
             fields = check_cheque(fields, template.source["cheque"], today=self.today)
-        for field in fields:
+        for field, spec in zip(fields, page.specs, strict=True):
             field.pop(SUPPORT_KEY, None)
+            if spec.located:
+                # Where this page has the field (a layout template's structure moves it): the review
+                # screen crops it from here rather than from the template's box.
+                field["box"] = list(spec.box)
         result = {
             "format": RESULT_FORMAT,
             "template": template.name,

@@ -10,10 +10,7 @@ from recognition.engine.cheques.dates import VALIDITY_MONTHS, check_cheque_date
 from recognition.engine.cheques.words import amount_to_words, cross_check, format_indian, parse_amount_words
 from recognition.engine.fields.rules import RULE_CONFIDENCE_CAP
 from recognition.engine.sequences.decode import beam_search
-
-# Where a free field's result holds its lines' support (engine.fields.reader.SUPPORT_KEY; not imported
-# from there, which imports this module's caller).
-SUPPORT_KEY = "_support"
+from recognition.engine.sequences.reader import SUPPORT_KEY
 
 # Two readings of one amount, written twice in different ways and read by different means, that
 # agree on every digit are far surer than either alone: the amount's confidence is raised to this.

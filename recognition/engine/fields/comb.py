@@ -165,9 +165,10 @@ def _comb_ink(
     cells: int,
     blank_fraction: float,
     kind: str,
-    wall_tolerance: float = WALL_TOLERANCE,
+    located: bool = False,
 ) -> _CombInk:
     """Cut a comb field out of the page, find its walls, and give each ink component to its cell."""
+    wall_tolerance = LOCATED_WALL_TOLERANCE if located else WALL_TOLERANCE
     _, _, width, height = box
     cell_width = width / cells
     margin_x, margin_y = max(3, int(cell_width * 0.25)), max(3, int(height * 0.3))
@@ -177,7 +178,7 @@ def _comb_ink(
         margin_x,
         margin_y,
         # Where the walls are known (a located comb), a wall printed faint or broken still goes.
-        wall_length=int(height * (LOCATED_WALL_LENGTH if wall_tolerance < WALL_TOLERANCE else 0.8)),
+        wall_length=int(height * (LOCATED_WALL_LENGTH if located else 0.8)),
         rule_length=int(max(cell_width * 1.6, 20)),
         wall_offsets=np.arange(cells + 1) * cell_width,
         wall_window=max(2, int(cell_width * wall_tolerance)),
@@ -286,7 +287,7 @@ def segment_comb(
     blank_fraction: float = 0.025,
     keep_groups: bool = False,
     kind: str = "digits",
-    wall_tolerance: float = WALL_TOLERANCE,
+    located: bool = False,
 ) -> list[Segment]:
     """One segment per cell of a comb field ('char' or 'blank'), boxes in page coordinates.
 
@@ -294,11 +295,11 @@ def segment_comb(
     wall. With keep_groups, the cells such a stroke spans become one 'group' segment instead, whose
     pieces are each cell's character with the cut at the wall or at a thinner column near it; the
     reader lets recognition choose (a cut through the middle of a leaning 0 reads badly on both sides).
-    kind is the field's kind (it sets HALO_RADIUS). wall_tolerance: how far (in cell widths) a wall
-    may be from where the box puts it; a box located on the page itself (layout alignment) knows its
-    walls to a few pixels, and a wider search would take a 1 written beside a wall for the wall.
+    kind is the field's kind (it sets HALO_RADIUS). located: the box was found on the page itself
+    (layout alignment), so its walls are known to a few pixels (LOCATED_WALL_TOLERANCE; a wider search
+    would take a 1 written beside a wall for the wall) and faint or broken ones still go.
     """
-    ink = _comb_ink(page, box, cells, blank_fraction, kind, wall_tolerance)
+    ink = _comb_ink(page, box, cells, blank_fraction, kind, located)
     groups = _comb_groups(ink) if keep_groups else {}
     box_y, wall_columns = ink.crop.box[1], ink.wall_columns
     segments = []

@@ -16,7 +16,7 @@ from recognition.engine.characters.pairs import (
     is_pair,
     read_pair,
 )
-from recognition.engine.fields.comb import LOCATED_WALL_TOLERANCE, WALL_TOLERANCE, segment_comb
+from recognition.engine.fields.comb import segment_comb
 from recognition.engine.fields.free import segment_free
 from recognition.engine.fields.rules import field_result
 from recognition.engine.fields.segment import (
@@ -35,6 +35,7 @@ from recognition.engine.pages.align import (
 from recognition.engine.pages.layout import align_layout, locate_fields, template_structures
 from recognition.engine.pages.prepare import clear_background, ink_mask
 from recognition.engine.pages.templates import KIND_MODELS, PRINTED_KINDS, FieldSpec, FormTemplate
+from recognition.engine.sequences.reader import SUPPORT_KEY, FieldReading
 
 RESULT_FORMAT = "hwr-form-result/1"
 MODEL_ORDER = ("digits", "letters", "alnum")
@@ -104,8 +105,7 @@ def segment_field(
     reader keeps them, to let recognition choose the cuts).
     """
     if cells:
-        tolerance = LOCATED_WALL_TOLERANCE if located else WALL_TOLERANCE
-        return segment_comb(page, box, cells, keep_groups=keep_groups, kind=kind, wall_tolerance=tolerance)
+        return segment_comb(page, box, cells, keep_groups=keep_groups, kind=kind, located=located)
     segments = segment_free(page, box, kind)
     if keep_groups:
         return segments
@@ -115,9 +115,6 @@ def segment_field(
     return flat
 
 
-# A free field's result carries, under this key and only until the page's checks have run, how well
-# each of its lines supports other readings (engine.sequences.reader.Support); never in a result.
-SUPPORT_KEY = "_support"
 # Layout templates' comb fields are read with marks under this share of the page's strong ink cleared.
 COMB_BACKGROUND_SHARE = 0.15
 WRITING_BAND_SHARE = 0.04
@@ -178,8 +175,6 @@ def join_lines(readings: list):
     space, as sure as its least sure written line (a blank line neither adds nor doubts anything)."""
     if len(readings) == 1:
         return readings[0]
-    from recognition.engine.sequences.reader import FieldReading
-
     written = [reading for reading in readings if reading.text] or readings[:1]
     text = " ".join(reading.text for reading in written)
     confidence = min(reading.confidence for reading in written)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from recognition.engine.pages.align import Alignment, AlignmentError
-from recognition.engine.pages.prepare import estimate_skew
+from recognition.engine.pages.prepare import RULE_GAP, estimate_skew, long_runs, printed_dark
 
 # The page's aspect ratio may differ from the template's this much (scanners crop a little
 # differently); beyond it the page is not the document the template describes.
@@ -35,8 +35,6 @@ MIN_LAYOUT_SCORE = 0.6
 MAX_ROTATION_DEGREES = 3.0
 SKEW_STEP = 0.1
 MIN_SKEW_DEGREES = 0.5
-# Gaps (pixels at the template's scale) closed along a rule or wall before its length is measured.
-RULE_GAP = 9
 
 
 @dataclass(frozen=True)
@@ -98,16 +96,8 @@ def line_maps(gray: np.ndarray, rule_length: int, wall_length: int) -> tuple[np.
     The threshold is local (a printed line is darker than the paper around it, whatever the
     background's colour); the long openings drop handwriting and text, which have no long runs.
     """
-    dark = cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12)
-    # Security printing draws rules as a line of microtext: closing along the rule joins its letters.
-    rules = _long_runs(dark, (RULE_GAP, 1), (rule_length, 1))
-    walls = _long_runs(dark, (1, RULE_GAP), (1, wall_length))
-    return rules, walls
-
-
-def _long_runs(mask: np.ndarray, gap: tuple[int, int], length: tuple[int, int]) -> np.ndarray:
-    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, gap))
-    return cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, length))
+    dark = printed_dark(gray)
+    return long_runs(dark, (RULE_GAP, 1), (rule_length, 1)), long_runs(dark, (1, RULE_GAP), (1, wall_length))
 
 
 def _search_window(box, shape) -> tuple[int, int, int, int]:

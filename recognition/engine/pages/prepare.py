@@ -119,6 +119,23 @@ def prepare_page(gray: np.ndarray) -> np.ndarray:
     return deskew(cleaned)[0]
 
 
+# Gaps (pixels) closed along a printed rule or wall before its length is measured: security printing
+# draws rules as a line of microtext, whose letters closing joins.
+RULE_GAP = 9
+
+
+def printed_dark(gray: np.ndarray) -> np.ndarray:
+    """Pixels darker than the paper around them (uint8 0/1), whatever the background's colour."""
+    return cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12)
+
+
+def long_runs(mask: np.ndarray, gap: tuple[int, int], length: tuple[int, int]) -> np.ndarray:
+    """The parts of mask that run straight at least `length` (width, height) once gaps up to `gap`
+    are closed: printed rules (length (n, 1)) or walls ((1, n)); handwriting and text have no such runs."""
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, gap))
+    return cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, length))
+
+
 def clear_background(gray: np.ndarray, share: float = 0.4, rule_length: int | None = None) -> np.ndarray:
     """The page with light printed backgrounds (security patterns, microprint, tints) turned to paper,
     and, given rule_length, the horizontal rules at least that long too.
@@ -139,10 +156,6 @@ def clear_background(gray: np.ndarray, share: float = 0.4, rule_length: int | No
         return gray.copy()
     erase = contrast < share * strong
     if rule_length:
-        dark = cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12)
-        joined = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
-        rules = cv2.morphologyEx(
-            joined, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (rule_length, 1))
-        )
+        rules = long_runs(printed_dark(gray), (RULE_GAP, 1), (rule_length, 1))
         erase |= cv2.dilate(rules, np.ones((5, 1), np.uint8)) > 0
     return np.where(erase, np.clip(paper, 0, 255), gray).astype(np.uint8)

@@ -93,24 +93,32 @@ def beam_search(
     return sorted(readings, key=lambda reading: -reading[1])
 
 
+def _ctc_graph(
+    probabilities: np.ndarray, alphabet: str, text: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CTC states of a non-empty text (blank, c1, blank, c2, ..., blank), each column's log
+    probability of each state, and where a state may also be entered from the one two before."""
+    states = [0]
+    for character in text:
+        states += [alphabet.index(character) + 1, 0]
+    states_array = np.array(states)
+    log_p = np.log(np.maximum(probabilities[:, states_array], 1e-30))
+    # A state may be entered from itself, the one before, or (a character after a blank between two
+    # different characters) the one two before.
+    skip_allowed = np.zeros(len(states), dtype=bool)
+    skip_allowed[2:] = (states_array[2:] != 0) & (states_array[2:] != states_array[:-2])
+    return states_array, log_p, skip_allowed
+
+
 def align(probabilities: np.ndarray, alphabet: str, text: str) -> list[tuple[int, int]]:
     """Forced alignment (Viterbi over the CTC graph) of text: each character's first and last column.
 
     ValueError when the text cannot be aligned in so few columns.
     """
-    labels = [alphabet.index(character) + 1 for character in text]
-    if not labels:
+    if not text:
         return []
-    states = [0]
-    for label in labels:
-        states += [label, 0]
+    states, log_p, skip_allowed = _ctc_graph(probabilities, alphabet, text)
     count, columns = len(states), len(probabilities)
-    states_array = np.array(states)
-    log_p = np.log(np.maximum(probabilities[:, states_array], 1e-30))
-    # A state may be entered from itself, the one before, or (a character after a blank between two
-    # different characters) the one two before.
-    skip_allowed = np.zeros(count, dtype=bool)
-    skip_allowed[2:] = (states_array[2:] != 0) & (states_array[2:] != states_array[:-2])
     score = np.full((columns, count), -np.inf)
     back = np.zeros((columns, count), dtype=np.int64)
     score[0, 0], score[0, 1] = log_p[0, 0], log_p[0, 1]
@@ -133,7 +141,7 @@ def align(probabilities: np.ndarray, alphabet: str, text: str) -> list[tuple[int
         if states[state] != 0:
             spans.setdefault(state // 2, []).append(time)
         state = back[time, state] if time > 0 else state
-    return [(min(spans[position]), max(spans[position])) for position in range(len(labels))]
+    return [(min(spans[position]), max(spans[position])) for position in range(len(text))]
 
 
 def text_log_probability(probabilities: np.ndarray, alphabet: str, text: str) -> float:
@@ -146,15 +154,8 @@ def text_log_probability(probabilities: np.ndarray, alphabet: str, text: str) ->
         return -np.inf
     if not text:
         return float(np.log(np.maximum(probabilities[:, 0], 1e-30)).sum())
-    states = [0]
-    for character in text:
-        states += [alphabet.index(character) + 1, 0]
-    states_array = np.array(states)
-    count = len(states)
-    log_p = np.log(np.maximum(probabilities[:, states_array], 1e-30))
-    skip_allowed = np.zeros(count, dtype=bool)
-    skip_allowed[2:] = (states_array[2:] != 0) & (states_array[2:] != states_array[:-2])
-    forward = np.full(count, -np.inf)
+    states, log_p, skip_allowed = _ctc_graph(probabilities, alphabet, text)
+    forward = np.full(len(states), -np.inf)
     forward[0], forward[1] = log_p[0, 0], log_p[0, 1]
     for time in range(1, len(probabilities)):
         step = np.concatenate([[-np.inf], forward[:-1]])

@@ -29,6 +29,11 @@ BATCH_SIZE = 32
 RULE_CONFIDENCE_CAP = 0.3
 
 
+# A free field's result carries its lines' Support under this key only until the page's checks have
+# run (engine.cheques.checks); it is never part of a result document.
+SUPPORT_KEY = "_support"
+
+
 @dataclass
 class Support:
     """How well one line of a field supports a text: log P(text) less log P(its best reading)."""

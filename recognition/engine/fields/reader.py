@@ -33,7 +33,7 @@ from recognition.engine.pages.align import (
     template_features,
 )
 from recognition.engine.pages.layout import align_layout, locate_fields, template_structures
-from recognition.engine.pages.prepare import clear_background, ink_mask
+from recognition.engine.pages.prepare import clear_background, ink_contrast, ink_mask
 from recognition.engine.pages.templates import KIND_MODELS, PRINTED_KINDS, FieldSpec, FormTemplate
 from recognition.engine.sequences.reader import SUPPORT_KEY, FieldReading
 
@@ -551,10 +551,13 @@ class FormReader:
         # Free fields of such documents are loose boxes over security printing: they are read without
         # the background and rules, narrowed to their line of writing. Combs keep their walls, which
         # their segmentation takes out itself.
-        free_image = clear_background(alignment.aligned, rule_length=template.size[0] // 20)
+        contrast = ink_contrast(alignment.aligned)
+        free_image = clear_background(
+            alignment.aligned, rule_length=template.size[0] // 20, contrast=contrast
+        )
         # The combs only lose the faintest marks (security microprint inside a box reads as a stroke
         # on a digit: a 0 with a speck above it is a 6); their walls stay for their segmentation.
-        field_image = clear_background(alignment.aligned, share=COMB_BACKGROUND_SHARE)
+        field_image = clear_background(alignment.aligned, share=COMB_BACKGROUND_SHARE, contrast=contrast)
         return AlignedPage(alignment, specs, free_image, field_image)
 
     def read_page(self, template: FormTemplate, page_image: np.ndarray) -> PageReading:

@@ -136,25 +136,37 @@ def long_runs(mask: np.ndarray, gap: tuple[int, int], length: tuple[int, int]) -
     return cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, length))
 
 
-def clear_background(gray: np.ndarray, share: float = 0.4, rule_length: int | None = None) -> np.ndarray:
-    """The page with light printed backgrounds (security patterns, microprint, tints) turned to paper,
-    and, given rule_length, the horizontal rules at least that long too.
-
-    A pixel is kept where its contrast against the local paper is at least `share` of the page's
-    strong ink contrast (printed text and handwriting); fainter marks become paper. Field crops of such
-    pages otherwise scale the pattern up to ink wherever nothing is written, and a rule under the
-    writing (printed as a line of microtext on cheques) to a line of ink.
-    """
+def ink_contrast(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(local paper level, each pixel's contrast against it, the page's strong ink contrast: its 99.5th
+    percentile), float32; what clear_background keeps or erases by, computed once a page."""
     image = gray.astype(np.float32)
     size = max(15, int(round(min(gray.shape) / 40)) | 1)
     paper = cv2.blur(
         cv2.dilate(image, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))), (size, size)
     )
     contrast = np.clip(paper - image, 0.0, 255.0)
-    strong = float(np.percentile(contrast, 99.5))
+    return paper, contrast, float(np.percentile(contrast, 99.5))
+
+
+def clear_background(
+    gray: np.ndarray,
+    share: float = 0.4,
+    rule_length: int | None = None,
+    contrast: tuple[np.ndarray, np.ndarray, float] | None = None,
+) -> np.ndarray:
+    """The page with light printed backgrounds (security patterns, microprint, tints) turned to paper,
+    and, given rule_length, the horizontal rules at least that long too.
+
+    A pixel is kept where its contrast against the local paper is at least `share` of the page's
+    strong ink contrast (printed text and handwriting); fainter marks become paper. Field crops of such
+    pages otherwise scale the pattern up to ink wherever nothing is written, and a rule under the
+    writing (printed as a line of microtext on cheques) to a line of ink. contrast: the page's
+    ink_contrast, when it is cleared more than one way.
+    """
+    paper, pixel_contrast, strong = ink_contrast(gray) if contrast is None else contrast
     if strong <= 0:
         return gray.copy()
-    erase = contrast < share * strong
+    erase = pixel_contrast < share * strong
     if rule_length:
         rules = long_runs(printed_dark(gray), (RULE_GAP, 1), (rule_length, 1))
         erase |= cv2.dilate(rules, np.ones((5, 1), np.uint8)) > 0

@@ -235,12 +235,18 @@ def _random_text_page():
     return page
 
 
+def _noise_page():
+    # Every region of uniform noise is "lines" to a local threshold: no comb or box may be found in it.
+    return np.random.default_rng(0).integers(0, 256, (550, 1180)).astype(np.uint8)
+
+
 @pytest.mark.parametrize(
     ("make_page", "message"),
     [
         (_blank_page, "date, amount not found"),
         (_a4_form_page, "shape 827x1170"),
         (_random_text_page, "not found"),
+        (_noise_page, "not found"),
     ],
 )
 def test_a_page_that_is_not_a_cheque_is_not_aligned(make_page, message):

@@ -30,6 +30,14 @@ SIZE_RANGE = (0.75, 1.3)
 # A comb or box whose walls and rules are found over less than this share of their length is not
 # taken; a page whose required structures score less on average is not aligned.
 MIN_STRUCTURE_SCORE = 0.45
+# Rules tried as a structure's top or bottom, the strongest in its search window.
+MAX_RULE_CANDIDATES = 12
+# Pixels around a structure's outline and walls left out when its inside is looked at (_clutter).
+CLUTTER_MARGIN = 6
+# A structure's inside may be wall-like over this share and still be one; from CLUTTER_REFUSED on,
+# it scores nothing (_clutter).
+CLUTTER_TOLERATED = 0.2
+CLUTTER_REFUSED = 0.5
 MIN_LAYOUT_SCORE = 0.6
 # A scan's skew is looked for up to this many degrees, in steps of SKEW_STEP.
 MAX_ROTATION_DEGREES = 3.0
@@ -113,6 +121,28 @@ def _search_window(box, shape) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
+def _clutter(walls, left: int, top: int, right: int, bottom: int, wall_columns) -> float:
+    """How far a structure's inside (away from its outline and walls) is from paper and writing,
+    0 (a printed comb or box) to 1 (texture or noise, where every region is "walls").
+
+    Writing inside a box, even dense scribble, leaves most of it free of wall-like runs (a fifth at
+    most, CLUTTER_TOLERATED); a page of noise is wall over some two thirds. Only walls count: a long
+    horizontal stroke of the writing (an amount's closing dash) is a rule-like run inside a box.
+    """
+    inner = walls[top + CLUTTER_MARGIN : bottom - CLUTTER_MARGIN, left:right].astype(bool)
+    if inner.size == 0:
+        return 0.0
+    away = np.ones(inner.shape[1], dtype=bool)
+    for column in wall_columns:
+        away[
+            max(0, int(column) - left - CLUTTER_MARGIN) : max(0, int(column) - left + CLUTTER_MARGIN + 1)
+        ] = False
+    if not away.any():
+        return 0.0
+    share = float(inner[:, away].mean())
+    return float(np.clip((share - CLUTTER_TOLERATED) / (CLUTTER_REFUSED - CLUTTER_TOLERATED), 0.0, 1.0))
+
+
 def _size_penalty(ratio: float) -> float:
     """A small score penalty for a size unlike the template's, so that of two equally printed
     candidates (a box and the box less its rupee-sign part) the one nearer the template wins."""
@@ -143,7 +173,11 @@ def _rule_rows(rules: np.ndarray, window, expected_width: float) -> np.ndarray:
     """Rows of the window where a rule runs over at least a third of the expected structure width."""
     x0, y0, x1, y1 = window
     profile = rules[y0:y1, x0:x1].sum(axis=1).astype(np.float32)
-    return _peaks(profile, expected_width / 3) + y0
+    rows = _peaks(profile, expected_width / 3)
+    # Only the strongest: a page of texture has a "rule" on every other row, and every pair of them
+    # would be searched.
+    strongest = np.sort(rows[np.argsort(-profile[rows], kind="stable")[:MAX_RULE_CANDIDATES]])
+    return strongest + y0
 
 
 def find_comb(rules: np.ndarray, walls: np.ndarray, structure: Structure) -> Found | None:
@@ -207,6 +241,8 @@ def _comb_between(rules, walls, structure: Structure, window, top: int, bottom: 
     right = int(round(left + pitch * cells))
     rule_score = (_rule_run(rules, top, left, right) + _rule_run(rules, bottom, left, right)) / 2
     score = min(wall_score, 1.0) * 0.6 + rule_score * 0.4 - _size_penalty(pitch / template_pitch)
+    walls_at = [left + pitch * wall for wall in range(cells + 1)]
+    score *= 1.0 - _clutter(walls, left, top, right, bottom, walls_at)
     return Found(structure, (float(left), float(top), float(right - left), float(bottom - top)), score)
 
 
@@ -254,6 +290,7 @@ def _box_between(rules, walls, structure: Structure, window, top: int, bottom: i
                 _wall_run(walls, int(left), top, bottom) + _wall_run(walls, int(right), top, bottom)
             ) / 2
             score = rule_score * 0.6 + wall_score * 0.4 - _size_penalty(width / template_width)
+            score *= 1.0 - _clutter(walls, int(left), top, int(right), bottom, (left, right))
             if best is None or score > best.score:
                 best = Found(structure, (float(left), float(top), float(width), float(bottom - top)), score)
     return best
